@@ -1,0 +1,570 @@
+//! What the operator configured: `session.save_path` (phpredis syntax or a redis:// URL) and the
+//! `rustredis.*` INI settings. Plain Rust; the PHP boundary hands in strings and gets back values
+//! plus warnings that name the setting at fault.
+
+use std::fmt;
+use std::time::Duration;
+
+use percent_encoding::percent_decode_str;
+
+use crate::merge::ConflictPolicy;
+
+/// The key prefix phpredis uses, so a fleet can switch handlers without logging anyone out.
+pub const DEFAULT_PREFIX: &str = "PHPREDIS_SESSION:";
+const DEFAULT_PORT: u16 = 6379;
+
+/// Where Redis listens.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    Tcp { host: String, port: u16, tls: bool },
+    Unix { path: String },
+}
+
+impl fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Endpoint::Tcp { host, port, tls } => {
+                let scheme = if *tls { "tls" } else { "tcp" };
+                if host.contains(':') {
+                    write!(f, "{scheme}://[{host}]:{port}")
+                } else {
+                    write!(f, "{scheme}://{host}:{port}")
+                }
+            }
+            Endpoint::Unix { path } => write!(f, "unix://{path}"),
+        }
+    }
+}
+
+/// Everything needed to reach one Redis database. Two save paths that differ only in `prefix`
+/// share the same connections.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RedisTarget {
+    pub endpoint: Endpoint,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub database: i64,
+    /// From the save_path's `timeout`/`read_timeout`; `None` means "use the INI setting".
+    pub connect_timeout: Option<Duration>,
+    pub read_timeout: Option<Duration>,
+}
+
+/// A parsed `session.save_path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavePath {
+    pub target: RedisTarget,
+    pub prefix: Vec<u8>,
+}
+
+/// Why a save_path was refused; the message names the part at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavePathError(pub String);
+
+impl fmt::Display for SavePathError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid session.save_path: {}", self.0)
+    }
+}
+
+fn bad<T>(msg: impl Into<String>) -> Result<T, SavePathError> {
+    Err(SavePathError(msg.into()))
+}
+
+/// phpredis parameters that mean nothing here (we always pool connections per process);
+/// accepted so that a phpredis save_path works unchanged.
+const IGNORED_PHPREDIS_PARAMS: &[&str] = &[
+    "persistent",
+    "persistent_id",
+    "weight",
+    "retry_interval",
+    "failover",
+];
+
+impl SavePath {
+    /// Parses `tcp://host:port?…`, `tls://…`, `unix:///path?…`, `redis://user:pass@host:port/db?…`,
+    /// `rediss://…` or a bare `host:port`.
+    pub fn parse(raw: &str) -> Result<SavePath, SavePathError> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return bad("it is empty; set it to tcp://host:port or unix:///path/to/redis.sock");
+        }
+        if raw.contains(',') {
+            return bad(format!(
+                "'{raw}' lists several servers; rustredis talks to one Redis per save_path"
+            ));
+        }
+        let (scheme, rest) = match raw.split_once("://") {
+            Some((scheme, rest)) => (scheme.to_ascii_lowercase(), rest),
+            None if raw.starts_with("unix:") => ("unix".to_string(), &raw["unix:".len()..]),
+            None if raw.starts_with('/') => ("unix".to_string(), raw),
+            None => ("tcp".to_string(), raw),
+        };
+        let (location, query) = match rest.split_once('?') {
+            Some((location, query)) => (location, Some(query)),
+            None => (rest, None),
+        };
+        let mut target = RedisTarget {
+            endpoint: Endpoint::Unix {
+                path: String::new(),
+            },
+            username: None,
+            password: None,
+            database: 0,
+            connect_timeout: None,
+            read_timeout: None,
+        };
+        match scheme.as_str() {
+            "unix" => {
+                if !location.starts_with('/') {
+                    return bad(format!("unix socket path '{location}' must be absolute (unix:///path/to/redis.sock)"));
+                }
+                target.endpoint = Endpoint::Unix {
+                    path: location.to_string(),
+                };
+            }
+            "tcp" | "tls" | "redis" | "rediss" => {
+                let tls = scheme == "tls" || scheme == "rediss";
+                let (authority, path) = match location.split_once('/') {
+                    Some((authority, path)) => (authority, path),
+                    None => (location, ""),
+                };
+                let host_port = match authority.rsplit_once('@') {
+                    Some((userinfo, host_port)) => {
+                        let (user, pass) = match userinfo.split_once(':') {
+                            Some((user, pass)) => (user, Some(pass)),
+                            None => ("", Some(userinfo)),
+                        };
+                        if !user.is_empty() {
+                            target.username = Some(decode(user, "user name")?);
+                        }
+                        if let Some(pass) = pass.filter(|p| !p.is_empty()) {
+                            target.password = Some(decode(pass, "password")?);
+                        }
+                        host_port
+                    }
+                    None => authority,
+                };
+                let (host, port) = split_host_port(host_port)?;
+                target.endpoint = Endpoint::Tcp { host, port, tls };
+                if !path.is_empty() {
+                    target.database = parse_database(path)?;
+                }
+            }
+            other => return bad(format!(
+                "unknown scheme '{other}://' (use tcp://, tls://, unix://, redis:// or rediss://)"
+            )),
+        }
+        let mut prefix = DEFAULT_PREFIX.as_bytes().to_vec();
+        let mut auth_parts: Vec<String> = Vec::new();
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let value = decode(value, name)?;
+            match name {
+                "auth" => auth_parts = vec![value],
+                "auth[]" => auth_parts.push(value),
+                "user" | "username" => target.username = Some(value),
+                "database" | "db" => target.database = parse_database(&value)?,
+                "prefix" => prefix = value.into_bytes(),
+                "timeout" => target.connect_timeout = Some(parse_seconds(name, &value)?),
+                "read_timeout" => target.read_timeout = Some(parse_seconds(name, &value)?),
+                _ if IGNORED_PHPREDIS_PARAMS.contains(&name) => {}
+                _ => return bad(format!("unknown parameter '{name}' (known: auth, user, database, prefix, timeout, read_timeout)")),
+            }
+        }
+        match auth_parts.len() {
+            0 => {}
+            1 => target.password = Some(auth_parts.remove(0)),
+            2 => {
+                target.password = Some(auth_parts.remove(1));
+                target.username = Some(auth_parts.remove(0));
+            }
+            n => {
+                return bad(format!(
+                    "auth[] given {n} times; expected auth[]=user&auth[]=password"
+                ))
+            }
+        }
+        if target.password.as_deref() == Some("") {
+            target.password = None;
+        }
+        Ok(SavePath { target, prefix })
+    }
+}
+
+fn decode(value: &str, what: &str) -> Result<String, SavePathError> {
+    percent_decode_str(value)
+        .decode_utf8()
+        .map(|v| v.into_owned())
+        .or_else(|_| bad(format!("{what} is not valid UTF-8 after percent-decoding")))
+}
+
+fn split_host_port(host_port: &str) -> Result<(String, u16), SavePathError> {
+    let (host, port) = if let Some(rest) = host_port.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| SavePathError(format!("unterminated IPv6 address in '{host_port}'")))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match host_port.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    if host.is_empty() {
+        return bad(format!("no host in '{host_port}'"));
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(port) => match port.parse::<u16>() {
+            Ok(p) if p > 0 => p,
+            _ => return bad(format!("port '{port}' is not a number from 1 to 65535")),
+        },
+    };
+    Ok((host.to_string(), port))
+}
+
+fn parse_database(value: &str) -> Result<i64, SavePathError> {
+    match value.parse::<i64>() {
+        Ok(db) if db >= 0 => Ok(db),
+        _ => bad(format!("database '{value}' is not a number 0 or greater")),
+    }
+}
+
+fn parse_seconds(name: &str, value: &str) -> Result<Duration, SavePathError> {
+    match value.parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 * 365.0 => Ok(Duration::from_secs_f64(secs)),
+        _ => bad(format!(
+            "{name} '{value}' is not a number of seconds greater than 0"
+        )),
+    }
+}
+
+/// How a request coordinates with parallel requests of the same session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Like PHP's `files`: read takes the lock, close releases it.
+    Locked,
+    /// No lock, last write wins (phpredis's default): only for endpoints that accept lost writes.
+    Unlocked,
+    /// No lock; write merges key by key with whatever parallel requests wrote.
+    Optimistic,
+}
+
+/// What read does when the lock wait budget runs out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockTimeoutAction {
+    /// session_start() fails with a warning.
+    Fail,
+    /// The session is read without the lock and nothing this request changes is saved.
+    ReadOnly,
+}
+
+/// The `rustredis.*` settings in force for one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub lock_mode: LockMode,
+    pub lock_ttl: Duration,
+    pub lock_wait: Duration,
+    pub on_lock_timeout: LockTimeoutAction,
+    pub on_conflict: ConflictPolicy,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub max_data_bytes: usize,
+}
+
+/// One `rustredis.*` INI entry: its name, default, and what `php --ri` shows to explain it.
+pub struct SettingSpec {
+    pub name: &'static str,
+    pub default: &'static str,
+}
+
+pub const SETTING_LOCKING: &str = "rustredis.locking";
+pub const SETTING_LOCK_TTL: &str = "rustredis.lock_ttl_ms";
+pub const SETTING_LOCK_WAIT: &str = "rustredis.lock_wait_ms";
+pub const SETTING_ON_LOCK_TIMEOUT: &str = "rustredis.on_lock_timeout";
+pub const SETTING_ON_CONFLICT: &str = "rustredis.on_conflict";
+pub const SETTING_CONNECT_TIMEOUT: &str = "rustredis.connect_timeout_ms";
+pub const SETTING_READ_TIMEOUT: &str = "rustredis.read_timeout_ms";
+pub const SETTING_MAX_DATA: &str = "rustredis.max_data_bytes";
+
+/// Every setting with its default; the boundary registers exactly these INI entries.
+pub const SETTINGS: &[SettingSpec] = &[
+    SettingSpec {
+        name: SETTING_LOCKING,
+        default: "on",
+    },
+    SettingSpec {
+        name: SETTING_LOCK_TTL,
+        default: "30000",
+    },
+    SettingSpec {
+        name: SETTING_LOCK_WAIT,
+        default: "30000",
+    },
+    SettingSpec {
+        name: SETTING_ON_LOCK_TIMEOUT,
+        default: "fail",
+    },
+    SettingSpec {
+        name: SETTING_ON_CONFLICT,
+        default: "keep_theirs",
+    },
+    SettingSpec {
+        name: SETTING_CONNECT_TIMEOUT,
+        default: "1000",
+    },
+    SettingSpec {
+        name: SETTING_READ_TIMEOUT,
+        default: "3000",
+    },
+    SettingSpec {
+        name: SETTING_MAX_DATA,
+        default: "67108864",
+    },
+];
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings::from_lookup(|_| None).0
+    }
+}
+
+impl Settings {
+    /// Reads every setting through `lookup` (None = not set). A bad value is replaced by the
+    /// default and reported in the returned warnings, which name the setting and the value.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Settings, Vec<String>) {
+        let mut warnings = Vec::new();
+        let mut get = |name: &'static str,
+                       expected: &str,
+                       parse: &dyn Fn(&str) -> Option<u64>|
+         -> u64 {
+            let default = SETTINGS
+                .iter()
+                .find(|s| s.name == name)
+                .map(|s| s.default)
+                .unwrap_or("");
+            let fallback = parse(default).unwrap_or(0);
+            match lookup(name) {
+                None => fallback,
+                Some(raw) => parse(raw.trim()).unwrap_or_else(|| {
+                    warnings.push(format!(
+                        "{name}: invalid value '{raw}' (expected {expected}); using the default '{default}'"
+                    ));
+                    fallback
+                }),
+            }
+        };
+        let millis = |min: u64, max: u64| {
+            move |v: &str| v.parse::<u64>().ok().filter(|n| (min..=max).contains(n))
+        };
+        let lock_mode = match get(SETTING_LOCKING, "on, off or optimistic", &|v| match v
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "1" | "on" | "yes" | "true" | "lock" | "locked" => Some(0),
+            "0" | "off" | "no" | "false" | "none" | "" => Some(1),
+            "optimistic" => Some(2),
+            _ => None,
+        }) {
+            0 => LockMode::Locked,
+            1 => LockMode::Unlocked,
+            _ => LockMode::Optimistic,
+        };
+        let lock_ttl = get(
+            SETTING_LOCK_TTL,
+            "milliseconds from 100 to 86400000",
+            &millis(100, 86_400_000),
+        );
+        let lock_wait = get(
+            SETTING_LOCK_WAIT,
+            "milliseconds from 0 to 86400000",
+            &millis(0, 86_400_000),
+        );
+        let on_lock_timeout = match get(SETTING_ON_LOCK_TIMEOUT, "fail or readonly", &|v| match v
+            .to_ascii_lowercase()
+            .as_str()
+        {
+            "fail" => Some(0),
+            "readonly" | "read_only" => Some(1),
+            _ => None,
+        }) {
+            0 => LockTimeoutAction::Fail,
+            _ => LockTimeoutAction::ReadOnly,
+        };
+        let on_conflict = match get(
+            SETTING_ON_CONFLICT,
+            "keep_theirs or mine_wins",
+            &|v| match v.to_ascii_lowercase().as_str() {
+                "keep_theirs" | "fail" => Some(0),
+                "mine_wins" => Some(1),
+                _ => None,
+            },
+        ) {
+            0 => ConflictPolicy::KeepTheirs,
+            _ => ConflictPolicy::MineWins,
+        };
+        let connect_timeout = get(
+            SETTING_CONNECT_TIMEOUT,
+            "milliseconds from 1 to 600000",
+            &millis(1, 600_000),
+        );
+        let read_timeout = get(
+            SETTING_READ_TIMEOUT,
+            "milliseconds from 1 to 600000",
+            &millis(1, 600_000),
+        );
+        let max_data_bytes = get(SETTING_MAX_DATA, "bytes from 1 to 536870912", &|v| {
+            v.parse::<u64>()
+                .ok()
+                .filter(|n| (1..=512 * 1024 * 1024).contains(n))
+        });
+        let settings = Settings {
+            lock_mode,
+            lock_ttl: Duration::from_millis(lock_ttl),
+            lock_wait: Duration::from_millis(lock_wait),
+            on_lock_timeout,
+            on_conflict,
+            connect_timeout: Duration::from_millis(connect_timeout),
+            read_timeout: Duration::from_millis(read_timeout),
+            max_data_bytes: max_data_bytes as usize,
+        };
+        (settings, warnings)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tcp(host: &str, port: u16) -> Endpoint {
+        Endpoint::Tcp {
+            host: host.into(),
+            port,
+            tls: false,
+        }
+    }
+
+    #[test]
+    fn phpredis_tcp_syntax() {
+        let p = SavePath::parse("tcp://127.0.0.1:6380?database=3&prefix=APP:&auth=s%40cret&timeout=2.5&read_timeout=0.5")
+            .unwrap();
+        assert_eq!(p.target.endpoint, tcp("127.0.0.1", 6380));
+        assert_eq!(p.target.database, 3);
+        assert_eq!(p.prefix, b"APP:");
+        assert_eq!(p.target.password.as_deref(), Some("s@cret"));
+        assert_eq!(p.target.username, None);
+        assert_eq!(p.target.connect_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(p.target.read_timeout, Some(Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn defaults_match_phpredis() {
+        let p = SavePath::parse("tcp://redis.local").unwrap();
+        assert_eq!(p.target.endpoint, tcp("redis.local", 6379));
+        assert_eq!(p.prefix, DEFAULT_PREFIX.as_bytes());
+        assert_eq!(p.target.database, 0);
+        assert_eq!(
+            SavePath::parse("10.0.0.5:7000").unwrap().target.endpoint,
+            tcp("10.0.0.5", 7000)
+        );
+    }
+
+    #[test]
+    fn acl_user_and_password() {
+        let p = SavePath::parse("redis://app:pw@[::1]:6390/2?prefix=S:").unwrap();
+        assert_eq!(p.target.endpoint, tcp("::1", 6390));
+        assert_eq!(p.target.username.as_deref(), Some("app"));
+        assert_eq!(p.target.password.as_deref(), Some("pw"));
+        assert_eq!(p.target.database, 2);
+        let p = SavePath::parse("tcp://h:1?auth[]=u&auth[]=p").unwrap();
+        assert_eq!(
+            (p.target.username.as_deref(), p.target.password.as_deref()),
+            (Some("u"), Some("p"))
+        );
+        let p = SavePath::parse("rediss://:only-pw@h").unwrap();
+        assert_eq!(
+            p.target.endpoint,
+            Endpoint::Tcp {
+                host: "h".into(),
+                port: 6379,
+                tls: true
+            }
+        );
+        assert_eq!(
+            (p.target.username, p.target.password.as_deref()),
+            (None, Some("only-pw"))
+        );
+    }
+
+    #[test]
+    fn unix_and_tls() {
+        let p = SavePath::parse("unix:///run/redis/redis.sock?database=1&persistent=1").unwrap();
+        assert_eq!(
+            p.target.endpoint,
+            Endpoint::Unix {
+                path: "/run/redis/redis.sock".into()
+            }
+        );
+        assert_eq!(p.target.database, 1);
+        let p = SavePath::parse("tls://cache:6379").unwrap();
+        assert_eq!(
+            p.target.endpoint,
+            Endpoint::Tcp {
+                host: "cache".into(),
+                port: 6379,
+                tls: true
+            }
+        );
+    }
+
+    #[test]
+    fn malformed_paths_name_the_problem() {
+        let cases = [
+            ("", "empty"),
+            ("tcp://h:99999", "port '99999'"),
+            ("tcp://h:abc", "port 'abc'"),
+            ("tcp://:6379", "no host"),
+            ("tcp://h?database=x", "database 'x'"),
+            ("tcp://h?database=-1", "database '-1'"),
+            ("tcp://h?timeout=0", "timeout '0'"),
+            ("tcp://h?bogus=1", "unknown parameter 'bogus'"),
+            ("http://h", "unknown scheme 'http://'"),
+            ("unix://relative.sock", "must be absolute"),
+            ("tcp://a:1, tcp://b:2", "several servers"),
+            ("tcp://[::1:6379", "unterminated IPv6"),
+        ];
+        for (raw, needle) in cases {
+            let err = SavePath::parse(raw).unwrap_err().to_string();
+            assert!(
+                err.contains(needle),
+                "{raw:?} gave {err:?}, expected it to mention {needle:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn settings_defaults_and_bad_values() {
+        let (s, warnings) = Settings::from_lookup(|_| None);
+        assert!(warnings.is_empty());
+        assert_eq!(s.lock_mode, LockMode::Locked);
+        assert_eq!(s.lock_ttl, Duration::from_secs(30));
+        assert_eq!(s.on_lock_timeout, LockTimeoutAction::Fail);
+        let (s, warnings) = Settings::from_lookup(|name| match name {
+            SETTING_LOCKING => Some("optimistic".into()),
+            SETTING_LOCK_WAIT => Some("soon".into()),
+            SETTING_ON_LOCK_TIMEOUT => Some("readonly".into()),
+            _ => None,
+        });
+        assert_eq!(s.lock_mode, LockMode::Optimistic);
+        assert_eq!(s.on_lock_timeout, LockTimeoutAction::ReadOnly);
+        assert_eq!(s.lock_wait, Duration::from_secs(30));
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].contains("rustredis.lock_wait_ms") && warnings[0].contains("'soon'"),
+            "{warnings:?}"
+        );
+        let (s, _) =
+            Settings::from_lookup(|name| (name == SETTING_LOCKING).then(|| "0".to_string()));
+        assert_eq!(s.lock_mode, LockMode::Unlocked);
+    }
+}

@@ -1,0 +1,522 @@
+//! The PHP boundary: the module entry, the INI table, the `ps_module` callbacks and the one
+//! look into the engine (read_and_close detection). This is the only file with `unsafe`.
+//!
+//! Every callback runs its body under `catch_unwind`, so a Rust panic becomes a PHP warning and a
+//! FAILURE return instead of unwinding into C. Warnings are raised last, after the handler, its
+//! pooled connections and its guards are released, because a user error handler may longjmp.
+
+use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::ptr;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use ext_php_rs::boxed::ZBox;
+use ext_php_rs::error::php_error;
+use ext_php_rs::ffi as zend;
+use ext_php_rs::flags::ErrorType;
+use ext_php_rs::types::ZendStr;
+use ext_php_rs::zend::ModuleEntry;
+
+use crate::codec::SessionSerializer;
+use crate::config::{Settings, SETTINGS};
+use crate::session::{ReadIntent, SessionHandler, SessionResult};
+use crate::sys;
+
+const SUCCESS: sys::zend_result = sys::ZEND_RESULT_CODE_SUCCESS;
+const FAILURE: sys::zend_result = sys::ZEND_RESULT_CODE_FAILURE;
+
+extern "C" {
+    // Exported by the php and php-fpm binaries but not part of ext-php-rs's bindings.
+    fn zend_ini_string_ex(
+        name: *const c_char,
+        name_length: usize,
+        orig: c_int,
+        exists: *mut bool,
+    ) -> *mut c_char;
+    fn zval_get_long_func(op: *mut zend::zval, is_strict: bool) -> zend::zend_long;
+    fn display_ini_entries(module: *mut zend::zend_module_entry);
+    fn zend_unregister_ini_entries(module_number: c_int);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calling into Rust safely
+// ---------------------------------------------------------------------------------------------
+
+fn warn(message: &str) {
+    php_error(&ErrorType::Warning, &format!("rustredis: {message}"));
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_string())
+}
+
+/// Runs one callback body. `body` returns the value for PHP and the warnings to show; a panic
+/// gives `failure` and a warning naming the callback.
+fn guarded<T>(callback: &str, failure: T, body: impl FnOnce() -> (T, Vec<String>)) -> T {
+    let (value, warnings) = match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(result) => result,
+        Err(payload) => (
+            failure,
+            vec![format!(
+                "internal error in {callback}, the call failed: {}",
+                panic_message(&*payload)
+            )],
+        ),
+    };
+    for message in warnings {
+        warn(&message);
+    }
+    value
+}
+
+/// The handler `open` stored in PHP's mod_data, if any.
+///
+/// # Safety
+/// `mod_data` is the pointer ext/session passes to every callback: null, or pointing to null or to
+/// a `SessionHandler` made by `ps_open`.
+unsafe fn handler<'a>(mod_data: *mut *mut c_void) -> Option<&'a mut SessionHandler> {
+    if mod_data.is_null() || (*mod_data).is_null() {
+        None
+    } else {
+        Some(&mut *(*mod_data).cast::<SessionHandler>())
+    }
+}
+
+/// Runs `op` on the open handler and turns its result into PHP's, with the handler's warnings.
+///
+/// # Safety
+/// As for [`handler`].
+unsafe fn with_handler<T: Copy>(
+    callback: &str,
+    mod_data: *mut *mut c_void,
+    failure: T,
+    op: impl FnOnce(&mut SessionHandler) -> SessionResult<T>,
+) -> T {
+    guarded(callback, failure, || {
+        let Some(handler) = handler(mod_data) else {
+            return (
+                failure,
+                vec![format!("{callback} called without an open session")],
+            );
+        };
+        let result = op(handler);
+        let mut warnings = handler.take_warnings();
+        match result {
+            Ok(value) => (value, warnings),
+            Err(err) => {
+                warnings.push(err.to_string());
+                (failure, warnings)
+            }
+        }
+    })
+}
+
+/// # Safety
+/// `s` is null or a valid `zend_string` for the duration of the borrow.
+unsafe fn zend_bytes<'a>(s: *mut sys::zend_string) -> &'a [u8] {
+    match s.cast::<ZendStr>().as_ref() {
+        Some(s) => s.as_bytes(),
+        None => &[],
+    }
+}
+
+fn new_zend_string(bytes: &[u8]) -> *mut sys::zend_string {
+    ZendStr::new(bytes, false).into_raw().cast()
+}
+
+fn ttl_from(maxlifetime: zend::zend_long) -> Duration {
+    Duration::from_secs(u64::try_from(maxlifetime).unwrap_or(0).max(1))
+}
+
+fn ini_string(name: &str) -> Option<String> {
+    let mut exists = false;
+    // SAFETY: the name is passed with its length (no NUL needed); the engine returns a pointer to
+    // the current value's NUL-terminated string or null.
+    unsafe {
+        let value = zend_ini_string_ex(name.as_ptr().cast(), name.len(), 0, &mut exists);
+        (exists && !value.is_null()).then(|| CStr::from_ptr(value).to_string_lossy().into_owned())
+    }
+}
+
+fn current_settings() -> (Settings, Vec<String>) {
+    Settings::from_lookup(ini_string)
+}
+
+fn session_ttl() -> Duration {
+    let seconds = ini_string("session.gc_maxlifetime")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .unwrap_or(1440);
+    ttl_from(seconds)
+}
+
+fn current_serializer() -> SessionSerializer {
+    SessionSerializer::from_ini(
+        ini_string("session.serialize_handler")
+            .as_deref()
+            .unwrap_or("php"),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// read_and_close detection
+// ---------------------------------------------------------------------------------------------
+
+/// ext/session does not tell a handler about `read_and_close`: it is a local of session_start().
+/// When the engine is executing the internal function `session_start`, read its first argument
+/// and apply PHP's own rule to the `read_and_close` entry (string, bool or int, through
+/// zval_get_long, non-zero = yes). Named, spread and call_user_func arguments all land in the
+/// same slot. Any doubt means ReadWrite, the locked path, which is always safe.
+fn read_intent() -> ReadIntent {
+    #[cfg(php_zts)]
+    {
+        ReadIntent::ReadWrite
+    }
+    #[cfg(not(php_zts))]
+    // SAFETY: executor_globals is the engine's NTS global; we only read the current frame, which
+    // is live while the engine is inside session_start (it called us), and check every pointer.
+    unsafe {
+        let frame = (*ptr::addr_of!(zend::executor_globals)).current_execute_data;
+        if frame.is_null() || (*frame).func.is_null() {
+            return ReadIntent::ReadWrite;
+        }
+        let func = (*frame).func;
+        if u32::from((*func).type_) != zend::ZEND_INTERNAL_FUNCTION {
+            return ReadIntent::ReadWrite;
+        }
+        let name = (*func).common.function_name.cast::<ZendStr>();
+        if name.as_ref().map(ZendStr::as_bytes) != Some(b"session_start".as_slice()) {
+            return ReadIntent::ReadWrite;
+        }
+        if (*frame).This.u2.num_args < 1 {
+            return ReadIntent::ReadWrite;
+        }
+        // ZEND_CALL_ARG(frame, 1): arguments follow the frame, rounded up to whole zvals.
+        let frame_slots = std::mem::size_of::<zend::zend_execute_data>()
+            .div_ceil(std::mem::size_of::<zend::zval>());
+        let options = frame.cast::<zend::zval>().add(frame_slots);
+        if (*options).u1.type_info & 0xff != zend::IS_ARRAY {
+            return ReadIntent::ReadWrite;
+        }
+        let key = c"read_and_close";
+        let value = zend::zend_hash_str_find((*options).value.arr, key.as_ptr(), key.count_bytes());
+        if value.is_null() {
+            return ReadIntent::ReadWrite;
+        }
+        match (*value).u1.type_info & 0xff {
+            zend::IS_STRING | zend::IS_TRUE | zend::IS_FALSE | zend::IS_LONG
+                if zval_get_long_func(value, false) != 0 =>
+            {
+                ReadIntent::ReadOnly
+            }
+            _ => ReadIntent::ReadWrite,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ps_module callbacks
+// ---------------------------------------------------------------------------------------------
+
+unsafe extern "C" fn ps_open(
+    mod_data: *mut *mut c_void,
+    save_path: *const c_char,
+    _session_name: *const c_char,
+) -> sys::zend_result {
+    guarded("open", FAILURE, || {
+        let (settings, warnings) = current_settings();
+        if let Some(existing) = handler(mod_data) {
+            existing.reopen(settings);
+            return (SUCCESS, warnings);
+        }
+        let save_path = if save_path.is_null() {
+            String::new()
+        } else {
+            CStr::from_ptr(save_path).to_string_lossy().into_owned()
+        };
+        match SessionHandler::open(&save_path, settings) {
+            Ok(opened) => {
+                // ext/session skips write, close and gc when mod_data stays null.
+                *mod_data = Box::into_raw(Box::new(opened)).cast();
+                (SUCCESS, warnings)
+            }
+            Err(err) => (
+                FAILURE,
+                warnings.into_iter().chain([err.to_string()]).collect(),
+            ),
+        }
+    })
+}
+
+unsafe extern "C" fn ps_close(mod_data: *mut *mut c_void) -> sys::zend_result {
+    guarded("close", FAILURE, || {
+        if mod_data.is_null() || (*mod_data).is_null() {
+            return (SUCCESS, Vec::new());
+        }
+        let mut owned = Box::from_raw((*mod_data).cast::<SessionHandler>());
+        *mod_data = ptr::null_mut();
+        let result = owned.close();
+        let mut warnings = owned.take_warnings();
+        drop(owned);
+        match result {
+            Ok(()) => (SUCCESS, warnings),
+            Err(err) => {
+                warnings.push(err.to_string());
+                (FAILURE, warnings)
+            }
+        }
+    })
+}
+
+unsafe extern "C" fn ps_read(
+    mod_data: *mut *mut c_void,
+    key: *mut sys::zend_string,
+    val: *mut *mut sys::zend_string,
+    _maxlifetime: zend::zend_long,
+) -> sys::zend_result {
+    let id = zend_bytes(key);
+    with_handler("read", mod_data, FAILURE, |h| {
+        let data = h.read(id, read_intent())?;
+        *val = new_zend_string(&data);
+        Ok(SUCCESS)
+    })
+}
+
+unsafe extern "C" fn ps_write(
+    mod_data: *mut *mut c_void,
+    key: *mut sys::zend_string,
+    val: *mut sys::zend_string,
+    maxlifetime: zend::zend_long,
+) -> sys::zend_result {
+    let (id, data) = (zend_bytes(key), zend_bytes(val));
+    with_handler("write", mod_data, FAILURE, |h| {
+        h.write(id, data, ttl_from(maxlifetime), &current_serializer())
+            .map(|()| SUCCESS)
+    })
+}
+
+unsafe extern "C" fn ps_destroy(
+    mod_data: *mut *mut c_void,
+    key: *mut sys::zend_string,
+) -> sys::zend_result {
+    let id = zend_bytes(key);
+    with_handler("destroy", mod_data, FAILURE, |h| {
+        h.destroy(id).map(|()| SUCCESS)
+    })
+}
+
+unsafe extern "C" fn ps_gc(
+    _mod_data: *mut *mut c_void,
+    _maxlifetime: zend::zend_long,
+    nrdels: *mut zend::zend_long,
+) -> zend::zend_long {
+    // Redis expires sessions by TTL; there is never anything to collect.
+    if !nrdels.is_null() {
+        *nrdels = 0;
+    }
+    0
+}
+
+unsafe extern "C" fn ps_create_sid(mod_data: *mut *mut c_void) -> *mut sys::zend_string {
+    let intent = read_intent();
+    with_handler("create_sid", mod_data, ptr::null_mut(), |h| {
+        let mut generate = || {
+            // php_session_create_id honours session.sid_length and sid_bits_per_character.
+            let raw = sys::php_session_create_id(mod_data);
+            (!raw.is_null()).then(|| {
+                let owned = ZBox::<ZendStr>::from_raw(raw.cast::<ZendStr>());
+                owned.as_bytes().to_vec()
+            })
+        };
+        let id = h.create_id(&mut generate, intent, session_ttl())?;
+        Ok(new_zend_string(&id))
+    })
+}
+
+unsafe extern "C" fn ps_validate_sid(
+    mod_data: *mut *mut c_void,
+    key: *mut sys::zend_string,
+) -> sys::zend_result {
+    let id = zend_bytes(key);
+    with_handler("validate_sid", mod_data, FAILURE, |h| {
+        Ok(if h.validate_id(id, read_intent())? {
+            SUCCESS
+        } else {
+            FAILURE
+        })
+    })
+}
+
+unsafe extern "C" fn ps_update_timestamp(
+    mod_data: *mut *mut c_void,
+    key: *mut sys::zend_string,
+    _val: *mut sys::zend_string,
+    maxlifetime: zend::zend_long,
+) -> sys::zend_result {
+    let id = zend_bytes(key);
+    with_handler("update_timestamp", mod_data, FAILURE, |h| {
+        h.update_timestamp(id, ttl_from(maxlifetime))
+            .map(|()| SUCCESS)
+    })
+}
+
+/// ext/session keeps a pointer to this struct for the life of the process.
+struct SessionModule(sys::ps_module_struct);
+// SAFETY: immutable after construction; holds only a static string and function pointers.
+unsafe impl Sync for SessionModule {}
+
+static SESSION_MODULE: SessionModule = SessionModule(sys::ps_module_struct {
+    s_name: c"rustredis".as_ptr(),
+    s_open: Some(ps_open),
+    s_close: Some(ps_close),
+    s_read: Some(ps_read),
+    s_write: Some(ps_write),
+    s_destroy: Some(ps_destroy),
+    s_gc: Some(ps_gc),
+    s_create_sid: Some(ps_create_sid),
+    s_validate_sid: Some(ps_validate_sid),
+    s_update_timestamp: Some(ps_update_timestamp),
+});
+
+// ---------------------------------------------------------------------------------------------
+// The module: MINIT, MSHUTDOWN, MINFO
+// ---------------------------------------------------------------------------------------------
+
+/// The INI table, built once from `config::SETTINGS` so names and defaults live in one place.
+fn ini_table() -> &'static [zend::zend_ini_entry_def] {
+    static TABLE: OnceLock<usize> = OnceLock::new();
+    let leaked = *TABLE.get_or_init(|| {
+        let leak = |s: &str| -> &'static CStr {
+            Box::leak(
+                CString::new(s)
+                    .expect("no NUL in setting")
+                    .into_boxed_c_str(),
+            )
+        };
+        let mut defs: Vec<zend::zend_ini_entry_def> = SETTINGS
+            .iter()
+            .map(|s| {
+                ext_php_rs::zend::IniEntryDef::new(
+                    leak(s.name),
+                    leak(s.default),
+                    ext_php_rs::flags::IniEntryPermission::All,
+                )
+            })
+            .collect();
+        defs.push(ext_php_rs::zend::IniEntryDef::end());
+        Box::leak(defs.into_boxed_slice()) as *const [zend::zend_ini_entry_def]
+            as *const zend::zend_ini_entry_def as usize
+    });
+    // SAFETY: leaked above for the life of the process, SETTINGS.len() + 1 entries.
+    unsafe {
+        std::slice::from_raw_parts(
+            leaked as *const zend::zend_ini_entry_def,
+            SETTINGS.len() + 1,
+        )
+    }
+}
+
+unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> zend::zend_result {
+    guarded("startup", FAILURE, || {
+        ext_php_rs::zend::IniEntryDef::register(ini_table(), module_number);
+        // Validate php.ini now so a typo is reported at startup, not only on the first request.
+        let (_, warnings) = current_settings();
+        if sys::php_session_register_module(&SESSION_MODULE.0) != SUCCESS {
+            return (
+                FAILURE,
+                vec!["could not register the rustredis session module".to_string()],
+            );
+        }
+        (SUCCESS, warnings)
+    })
+}
+
+unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> zend::zend_result {
+    zend_unregister_ini_entries(module_number);
+    SUCCESS
+}
+
+unsafe extern "C" fn minfo(module: *mut zend::zend_module_entry) {
+    guarded("phpinfo", (), || {
+        let row = |name: &CStr, value: &str| {
+            let value = CString::new(value).unwrap_or_default();
+            zend::php_info_print_table_row(2, name.as_ptr(), value.as_ptr());
+        };
+        zend::php_info_print_table_start();
+        row(c"rustredis session save handler", "enabled");
+        row(c"Version", env!("CARGO_PKG_VERSION"));
+        row(c"session.save_handler name", "rustredis");
+        row(
+            c"Lock modes (rustredis.locking)",
+            "on (lock per request), off (last write wins), optimistic (key-by-key merge)",
+        );
+        zend::php_info_print_table_end();
+        display_ini_entries(module);
+        ((), Vec::new())
+    })
+}
+
+struct ModuleDeps([zend::_zend_module_dep; 2]);
+// SAFETY: immutable static strings only.
+unsafe impl Sync for ModuleDeps {}
+
+/// ZEND_MOD_REQUIRED("session"): load after ext/session, which must exist.
+static MODULE_DEPS: ModuleDeps = ModuleDeps([
+    zend::_zend_module_dep {
+        name: c"session".as_ptr(),
+        rel: ptr::null(),
+        version: ptr::null(),
+        type_: 1,
+    },
+    zend::_zend_module_dep {
+        name: ptr::null(),
+        rel: ptr::null(),
+        version: ptr::null(),
+        type_: 0,
+    },
+]);
+
+#[cfg(php_zts)]
+compile_error!(
+    "rustredis supports non-thread-safe (NTS) PHP builds, like Debian's php and php-fpm"
+);
+
+/// The symbol PHP looks up when it loads the extension.
+#[no_mangle]
+pub extern "C" fn get_module() -> *mut ModuleEntry {
+    static ENTRY: OnceLock<usize> = OnceLock::new();
+    *ENTRY.get_or_init(|| {
+        let entry = ModuleEntry {
+            size: std::mem::size_of::<ModuleEntry>() as u16,
+            zend_api: zend::ZEND_MODULE_API_NO,
+            zend_debug: u8::from(cfg!(php_debug)),
+            zts: 0,
+            ini_entry: ptr::null(),
+            deps: MODULE_DEPS.0.as_ptr(),
+            name: c"rustredis".as_ptr(),
+            functions: ptr::null(),
+            module_startup_func: Some(minit),
+            module_shutdown_func: Some(mshutdown),
+            request_startup_func: None,
+            request_shutdown_func: None,
+            info_func: Some(minfo),
+            version: concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast(),
+            globals_size: 0,
+            globals_ptr: ptr::null_mut(),
+            globals_ctor: None,
+            globals_dtor: None,
+            post_deactivate_func: None,
+            module_started: 0,
+            type_: 0,
+            handle: ptr::null_mut(),
+            module_number: 0,
+            // SAFETY: returns a static string describing the PHP build we were compiled against.
+            build_id: unsafe { zend::ext_php_rs_php_build_id() },
+        };
+        Box::into_raw(Box::new(entry)) as usize
+    }) as *mut ModuleEntry
+}

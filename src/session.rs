@@ -1,0 +1,610 @@
+//! One open session handler: what PHP's open … close calls do, in plain Rust.
+//!
+//! PHP drives it as open → [validate_sid] → [create_sid] → read → write | update_timestamp → close
+//! (see shared notes). Redis work is fused so an uncontended locked request costs two round trips:
+//! validate_sid or create_sid does the acquire+read that read then hands back, and write or
+//! update_timestamp releases the lock in the same script that saves, so close has nothing left to do.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use redis::{ConnectionLike, RedisError, RedisResult};
+
+use crate::codec::SessionSerializer;
+use crate::config::{LockMode, LockTimeoutAction, SavePath, Settings};
+use crate::keys::{is_valid_session_id, SessionKeys};
+use crate::merge::{three_way_merge, MergeOutcome};
+use crate::pool::{pool_for, Pool};
+use crate::store::{AcquireOutcome, CasOutcome, LockToken, SessionStore};
+
+/// Lock wait backoff: first retry after about 1 ms, doubling up to this cap (a release wakes the
+/// waiter at once anyway; the cap only bounds how late an expired lock is noticed).
+const FIRST_BACKOFF: Duration = Duration::from_millis(1);
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+/// How many times an optimistic write merges and retries before giving up with a warning.
+const MAX_MERGE_ATTEMPTS: usize = 8;
+/// How many fresh ids create_sid tries before reporting a failure.
+const MAX_CREATE_ID_ATTEMPTS: usize = 3;
+
+/// Why a session operation failed. The boundary shows the message as a PHP warning.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SessionError {
+    SavePath(String),
+    InvalidId,
+    Redis { endpoint: String, message: String },
+    LockTimeout { waited: Duration },
+    LockLost,
+    ReadOnly,
+    Conflict { keys: Vec<String> },
+    TooManyWriters,
+    TooLarge { size: usize, max: usize },
+    IdCollision,
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::SavePath(msg) => write!(f, "{msg}"),
+            SessionError::InvalidId => write!(
+                f,
+                "session id rejected: it is empty, longer than 256 characters or contains characters other than \
+                 A-Z, a-z, 0-9, ',' and '-'"
+            ),
+            SessionError::Redis { endpoint, message } => write!(f, "Redis at {endpoint} failed: {message}"),
+            SessionError::LockTimeout { waited } => write!(
+                f,
+                "gave up waiting for the session lock after {} ms (rustredis.lock_wait_ms); another request of this \
+                 session still holds it",
+                waited.as_millis()
+            ),
+            SessionError::LockLost => write!(
+                f,
+                "lock lost, write skipped: this request's session lock expired (rustredis.lock_ttl_ms) and another \
+                 request took it; this request's changes were not saved so the newer data is kept"
+            ),
+            SessionError::ReadOnly => write!(
+                f,
+                "write skipped: the session was opened read-only after a lock timeout \
+                 (rustredis.on_lock_timeout=readonly)"
+            ),
+            SessionError::Conflict { keys } => write!(
+                f,
+                "write conflict on session key(s) {}: a parallel request changed them too; kept its values and \
+                 dropped this request's changes (rustredis.on_conflict=keep_theirs)",
+                quoted_list(keys)
+            ),
+            SessionError::TooManyWriters => write!(
+                f,
+                "write skipped: the session kept changing under {MAX_MERGE_ATTEMPTS} merge attempts"
+            ),
+            SessionError::TooLarge { size, max } => write!(
+                f,
+                "write skipped: session data is {size} bytes, more than rustredis.max_data_bytes={max}"
+            ),
+            SessionError::IdCollision => write!(
+                f,
+                "could not create an unused session id in {MAX_CREATE_ID_ATTEMPTS} attempts"
+            ),
+        }
+    }
+}
+
+pub type SessionResult<T> = Result<T, SessionError>;
+
+fn quoted_list(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether the caller asked to only read (session_start(['read_and_close' => true])).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadIntent {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// How this request holds the session it read.
+#[derive(Debug, Clone, PartialEq)]
+enum Access {
+    /// We hold the lock with this token.
+    Locked(LockToken),
+    /// Read without a lock; writes must merge against this base (optimistic mode, read_and_close).
+    Snapshot(Vec<u8>),
+    /// rustredis.locking=off: writes overwrite.
+    Unlocked,
+    /// Read after a lock timeout with on_lock_timeout=readonly: writes are refused.
+    NoWrite,
+    /// Saved and released; nothing is left to do in close.
+    Done,
+}
+
+#[derive(Debug)]
+struct ActiveSession {
+    id: Vec<u8>,
+    keys: SessionKeys,
+    access: Access,
+}
+
+/// A read done ahead of PHP's read call (by validate_sid or create_sid), handed over by read.
+#[derive(Debug)]
+struct Prefetched {
+    id: Vec<u8>,
+    result: SessionResult<(Access, Vec<u8>)>,
+}
+
+pub struct SessionHandler {
+    settings: Settings,
+    save_path: SavePath,
+    pool: Pool,
+    endpoint: String,
+    active: Option<ActiveSession>,
+    prefetched: Option<Prefetched>,
+    /// The id create_sid reserved: PHP's collision check in session_regenerate_id must not see it
+    /// as taken by someone else.
+    reserved_id: Option<Vec<u8>>,
+    warnings: Vec<String>,
+}
+
+impl SessionHandler {
+    pub fn open(save_path: &str, settings: Settings) -> SessionResult<SessionHandler> {
+        let save_path =
+            SavePath::parse(save_path).map_err(|e| SessionError::SavePath(e.to_string()))?;
+        let connect_timeout = save_path
+            .target
+            .connect_timeout
+            .unwrap_or(settings.connect_timeout);
+        let read_timeout = save_path
+            .target
+            .read_timeout
+            .unwrap_or(settings.read_timeout);
+        let pool = pool_for(&save_path.target, connect_timeout, read_timeout);
+        Ok(SessionHandler {
+            endpoint: save_path.target.endpoint.to_string(),
+            settings,
+            save_path,
+            pool,
+            active: None,
+            prefetched: None,
+            reserved_id: None,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// session_reset() opens again without closing: keep the session and lock we hold.
+    pub fn reopen(&mut self, settings: Settings) {
+        self.settings = settings;
+    }
+
+    /// Warnings that do not fail the call (the boundary shows them).
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    fn keys(&self, id: &[u8]) -> SessionKeys {
+        SessionKeys::new(&self.save_path.prefix, id)
+    }
+
+    fn redis_error(&self, err: RedisError) -> SessionError {
+        SessionError::Redis {
+            endpoint: self.endpoint.clone(),
+            message: err.to_string(),
+        }
+    }
+
+    /// Runs `op` on a pooled connection. A connection that died while idle in the pool (Redis
+    /// restarted, idle timeout) fails before Redis ran anything, so `op` is retried once on a fresh one.
+    fn with_conn<T>(
+        &self,
+        mut op: impl FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
+    ) -> SessionResult<T> {
+        let mut attempt = 0;
+        loop {
+            let mut conn = self.pool.get().map_err(|e| SessionError::Redis {
+                endpoint: self.endpoint.clone(),
+                message: e.to_string(),
+            })?;
+            match op(&mut *conn) {
+                Err(err) if attempt == 0 && err.is_connection_dropped() && !err.is_timeout() => {
+                    attempt += 1
+                }
+                other => return other.map_err(|e| self.redis_error(e)),
+            }
+        }
+    }
+
+    /// The access a new read gets, before any lock wait.
+    fn wants_lock(&self, intent: ReadIntent) -> bool {
+        self.settings.lock_mode == LockMode::Locked && intent == ReadIntent::ReadWrite
+    }
+
+    fn unlocked_access(&self, data: &[u8]) -> Access {
+        match self.settings.lock_mode {
+            LockMode::Unlocked => Access::Unlocked,
+            // read_and_close and optimistic: a write that comes anyway must merge, never overwrite.
+            LockMode::Locked | LockMode::Optimistic => Access::Snapshot(data.to_vec()),
+        }
+    }
+
+    /// Takes the lock and reads, waiting within rustredis.lock_wait_ms. `only_if_exists` returns
+    /// Ok(None) for an unknown id without locking it.
+    fn lock_and_read(
+        &mut self,
+        keys: &SessionKeys,
+        only_if_exists: bool,
+    ) -> SessionResult<Option<(Access, Vec<u8>)>> {
+        let store = SessionStore { keys };
+        let token = LockToken::random();
+        let started = Instant::now();
+        let budget = self.settings.lock_wait;
+        let lock_ttl = self.settings.lock_ttl;
+        // A blocking wait must end well before the socket read timeout would cut it off.
+        let read_timeout = self
+            .save_path
+            .target
+            .read_timeout
+            .unwrap_or(self.settings.read_timeout);
+        let max_block = (read_timeout / 2).max(Duration::from_millis(1));
+        let outcome = self.with_conn(|conn| {
+            let mut backoff = FIRST_BACKOFF;
+            loop {
+                let holder_expires_in =
+                    match store.acquire_and_read(conn, &token, lock_ttl, only_if_exists)? {
+                        AcquireOutcome::Acquired(data) => {
+                            return Ok(Some(Ok(data.unwrap_or_default())))
+                        }
+                        AcquireOutcome::Missing => return Ok(None),
+                        AcquireOutcome::Held(expires_in) => expires_in,
+                    };
+                let waited = started.elapsed();
+                if waited >= budget {
+                    return Ok(Some(Err(waited)));
+                }
+                // Full jitter on the upper half keeps waiters of one session from polling in step.
+                let jittered = backoff.mul_f64(
+                    0.5 + f64::from(getrandom::u32().unwrap_or(0)) / f64::from(u32::MAX) / 2.0,
+                );
+                let mut block = jittered.min(budget - waited).min(max_block);
+                if let Some(expires_in) = holder_expires_in {
+                    block = block.min(expires_in + Duration::from_millis(1));
+                }
+                store.wait_for_release(conn, block)?;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        })?;
+        match outcome {
+            None => Ok(None),
+            Some(Ok(data)) => Ok(Some((Access::Locked(token), data))),
+            Some(Err(waited)) => match self.settings.on_lock_timeout {
+                LockTimeoutAction::Fail => Err(SessionError::LockTimeout { waited }),
+                LockTimeoutAction::ReadOnly => {
+                    let data = self.with_conn(|conn| store.read(conn))?;
+                    if only_if_exists && data.is_none() {
+                        return Ok(None);
+                    }
+                    self.warnings.push(format!(
+                        "{}; continuing read-only (rustredis.on_lock_timeout=readonly): changes made by this request \
+                         will not be saved",
+                        SessionError::LockTimeout { waited }
+                    ));
+                    Ok(Some((Access::NoWrite, data.unwrap_or_default())))
+                }
+            },
+        }
+    }
+
+    /// Reads without a lock. `only_if_exists` returns Ok(None) for an unknown id.
+    fn read_unlocked(
+        &self,
+        keys: &SessionKeys,
+        only_if_exists: bool,
+    ) -> SessionResult<Option<(Access, Vec<u8>)>> {
+        let data = self.with_conn(|conn| SessionStore { keys }.read(conn))?;
+        match data {
+            None if only_if_exists => Ok(None),
+            data => {
+                let data = data.unwrap_or_default();
+                Ok(Some((self.unlocked_access(&data), data)))
+            }
+        }
+    }
+
+    fn load(
+        &mut self,
+        keys: &SessionKeys,
+        intent: ReadIntent,
+        only_if_exists: bool,
+    ) -> SessionResult<Option<(Access, Vec<u8>)>> {
+        if self.wants_lock(intent) {
+            self.lock_and_read(keys, only_if_exists)
+        } else {
+            self.read_unlocked(keys, only_if_exists)
+        }
+    }
+
+    /// PHP's validate_sid (strict mode): does a session with this id exist? When it does, the
+    /// read (and lock) is done here, so read costs no further round trip.
+    pub fn validate_id(&mut self, id: &[u8], intent: ReadIntent) -> SessionResult<bool> {
+        if !is_valid_session_id(id) {
+            return Ok(false);
+        }
+        if self.reserved_id.as_deref() == Some(id) {
+            // Our own fresh reservation: not a collision with someone else's session.
+            return Ok(false);
+        }
+        if self.active.as_ref().is_some_and(|a| a.id == id) {
+            return Ok(true);
+        }
+        let keys = self.keys(id);
+        match self.load(&keys, intent, true) {
+            Ok(None) => Ok(false),
+            Ok(Some(loaded)) => {
+                self.prefetched = Some(Prefetched {
+                    id: id.to_vec(),
+                    result: Ok(loaded),
+                });
+                Ok(true)
+            }
+            Err(err) => {
+                // Saying "invalid" would make PHP hand out a new id and log the user out; let read
+                // report the failure instead, without trying again.
+                self.prefetched = Some(Prefetched {
+                    id: id.to_vec(),
+                    result: Err(err),
+                });
+                Ok(true)
+            }
+        }
+    }
+
+    /// PHP's create_sid: `generate` makes ids the way PHP would (php_session_create_id); each is
+    /// reserved in Redis so no two requests can ever get the same id, and locked when this request
+    /// locks, so the read that follows costs nothing.
+    pub fn create_id(
+        &mut self,
+        generate: &mut dyn FnMut() -> Option<Vec<u8>>,
+        intent: ReadIntent,
+        ttl: Duration,
+    ) -> SessionResult<Vec<u8>> {
+        for _ in 0..MAX_CREATE_ID_ATTEMPTS {
+            let Some(id) = generate().filter(|id| is_valid_session_id(id)) else {
+                continue;
+            };
+            let keys = self.keys(&id);
+            let token = self.wants_lock(intent).then(LockToken::random);
+            let lock_ttl = self.settings.lock_ttl;
+            let reserved = self.with_conn(|conn| {
+                SessionStore { keys: &keys }.reserve(conn, ttl, token.as_ref(), lock_ttl)
+            })?;
+            if reserved {
+                let access = match token {
+                    Some(token) => Access::Locked(token),
+                    None => self.unlocked_access(b""),
+                };
+                self.prefetched = Some(Prefetched {
+                    id: id.clone(),
+                    result: Ok((access, Vec::new())),
+                });
+                self.reserved_id = Some(id.clone());
+                return Ok(id);
+            }
+        }
+        Err(SessionError::IdCollision)
+    }
+
+    pub fn read(&mut self, id: &[u8], intent: ReadIntent) -> SessionResult<Vec<u8>> {
+        if !is_valid_session_id(id) {
+            return Err(SessionError::InvalidId);
+        }
+        if let Some(prefetched) = self.prefetched.take() {
+            if prefetched.id == id {
+                let (access, data) = prefetched.result?;
+                self.activate(id, access)?;
+                return Ok(data);
+            }
+            self.forget_prefetched(prefetched)?;
+        }
+        if let Some(active) = &self.active {
+            if active.id == id && matches!(active.access, Access::Locked(_)) {
+                // session_reset(): we still hold the lock; read the data again under it.
+                let keys = active.keys.clone();
+                let data = self.with_conn(|conn| SessionStore { keys: &keys }.read(conn))?;
+                return Ok(data.unwrap_or_default());
+            }
+        }
+        let keys = self.keys(id);
+        let (access, data) = self
+            .load(&keys, intent, false)?
+            .unwrap_or((Access::Unlocked, Vec::new()));
+        self.activate(id, access)?;
+        Ok(data)
+    }
+
+    /// A prefetched read PHP did not go on to use (it read another id): give back its lock.
+    fn forget_prefetched(&mut self, prefetched: Prefetched) -> SessionResult<()> {
+        if let Ok((Access::Locked(token), _)) = prefetched.result {
+            let keys = self.keys(&prefetched.id);
+            self.with_conn(|conn| SessionStore { keys: &keys }.release(conn, &token))?;
+        }
+        Ok(())
+    }
+
+    fn activate(&mut self, id: &[u8], access: Access) -> SessionResult<()> {
+        self.release_active()?;
+        self.active = Some(ActiveSession {
+            id: id.to_vec(),
+            keys: self.keys(id),
+            access,
+        });
+        Ok(())
+    }
+
+    /// The session PHP is writing, which must be the one it read.
+    fn active_for(&mut self, id: &[u8]) -> Option<&mut ActiveSession> {
+        self.active.as_mut().filter(|a| a.id == id)
+    }
+
+    pub fn write(
+        &mut self,
+        id: &[u8],
+        data: &[u8],
+        ttl: Duration,
+        serializer: &SessionSerializer,
+    ) -> SessionResult<()> {
+        if data.len() > self.settings.max_data_bytes {
+            return Err(SessionError::TooLarge {
+                size: data.len(),
+                max: self.settings.max_data_bytes,
+            });
+        }
+        let Some(active) = self.active_for(id) else {
+            // PHP writes only ids it read; an id we never read has no base to write against.
+            return Err(SessionError::InvalidId);
+        };
+        let keys = active.keys.clone();
+        let access = std::mem::replace(&mut active.access, Access::Done);
+        let store = SessionStore { keys: &keys };
+        match access {
+            Access::Locked(token) => {
+                if self.with_conn(|conn| store.write_and_release(conn, &token, data, ttl))? {
+                    Ok(())
+                } else {
+                    Err(SessionError::LockLost)
+                }
+            }
+            Access::Snapshot(base) => {
+                self.merge_and_write(&store, base, data.to_vec(), ttl, serializer)
+            }
+            Access::Unlocked => self.with_conn(|conn| store.write_unlocked(conn, data, ttl)),
+            Access::NoWrite => Err(SessionError::ReadOnly),
+            Access::Done => Err(SessionError::LockLost),
+        }
+    }
+
+    /// Optimistic write: compare-and-set against what we read; when someone else wrote since,
+    /// merge key by key and try again. One round trip when nobody else wrote.
+    fn merge_and_write(
+        &mut self,
+        store: &SessionStore<'_>,
+        mut base: Vec<u8>,
+        mut mine: Vec<u8>,
+        ttl: Duration,
+        serializer: &SessionSerializer,
+    ) -> SessionResult<()> {
+        let started = Instant::now();
+        let mut merges = 0;
+        loop {
+            match self.with_conn(|conn| store.compare_and_set(conn, &base, &mine, ttl))? {
+                CasOutcome::Written => return Ok(()),
+                CasOutcome::Changed(theirs) => {
+                    merges += 1;
+                    if merges > MAX_MERGE_ATTEMPTS {
+                        return Err(SessionError::TooManyWriters);
+                    }
+                    let merge = three_way_merge(
+                        serializer,
+                        &base,
+                        &mine,
+                        &theirs,
+                        self.settings.on_conflict,
+                    );
+                    if !merge.overridden_keys.is_empty() {
+                        self.warnings.push(format!(
+                            "write conflict on session key(s) {}: this request's values replaced a parallel \
+                             request's (rustredis.on_conflict=mine_wins)",
+                            quoted_list(&merge.overridden_keys)
+                        ));
+                    }
+                    match merge.outcome {
+                        MergeOutcome::Merged(merged) => {
+                            mine = merged;
+                            base = theirs;
+                        }
+                        MergeOutcome::Conflict { keys } => {
+                            return Err(SessionError::Conflict { keys })
+                        }
+                    }
+                }
+                CasOutcome::Locked(expires_in) => {
+                    // A locking request of this session is between its read and its write; its
+                    // write will be based on what it read, so ours has to wait for it.
+                    let waited = started.elapsed();
+                    if waited >= self.settings.lock_wait {
+                        return Err(SessionError::LockTimeout { waited });
+                    }
+                    let block = (self.settings.lock_wait - waited)
+                        .min(MAX_BACKOFF)
+                        .min(expires_in.unwrap_or(MAX_BACKOFF) + Duration::from_millis(1));
+                    self.with_conn(|conn| store.wait_for_release(conn, block))?;
+                }
+            }
+        }
+    }
+
+    /// session.lazy_write with unchanged data: renew the TTL and release, in one round trip.
+    pub fn update_timestamp(&mut self, id: &[u8], ttl: Duration) -> SessionResult<()> {
+        let Some(active) = self.active_for(id) else {
+            return Err(SessionError::InvalidId);
+        };
+        let keys = active.keys.clone();
+        let access = std::mem::replace(&mut active.access, Access::Done);
+        let store = SessionStore { keys: &keys };
+        match access {
+            Access::Locked(token) => {
+                if !self.with_conn(|conn| store.touch_and_release(conn, &token, ttl))? {
+                    // Nothing of ours is lost (the data was unchanged), but the operator should
+                    // know the lock TTL is shorter than their requests.
+                    self.warnings.push(
+                        "the session lock expired before the request ended (raise rustredis.lock_ttl_ms); the \
+                         session was unchanged, so nothing was lost"
+                            .to_string(),
+                    );
+                }
+                Ok(())
+            }
+            // Unchanged data: renewing the TTL cannot overwrite anyone's write.
+            Access::Snapshot(_) | Access::Unlocked => {
+                self.with_conn(|conn| store.touch_unlocked(conn, ttl))
+            }
+            Access::NoWrite | Access::Done => Ok(()),
+        }
+    }
+
+    /// session_destroy() / session_regenerate_id(true): delete the data, give back our lock.
+    pub fn destroy(&mut self, id: &[u8]) -> SessionResult<()> {
+        if !is_valid_session_id(id) {
+            return Ok(());
+        }
+        let keys = self.keys(id);
+        let token = match self.active_for(id) {
+            Some(active) => match std::mem::replace(&mut active.access, Access::Done) {
+                Access::Locked(token) => Some(token),
+                _ => None,
+            },
+            None => None,
+        };
+        self.with_conn(|conn| SessionStore { keys: &keys }.destroy(conn, token.as_ref()))
+    }
+
+    fn release_active(&mut self) -> SessionResult<()> {
+        if let Some(active) = self.active.take() {
+            if let Access::Locked(token) = active.access {
+                let store = SessionStore { keys: &active.keys };
+                self.with_conn(|conn| store.release(conn, &token))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every path ends here (abort, read_and_close, errors): give back whatever lock is still ours.
+    pub fn close(&mut self) -> SessionResult<()> {
+        let prefetched = self.prefetched.take();
+        self.reserved_id = None;
+        let released = self.release_active();
+        match prefetched {
+            Some(prefetched) => released.and(self.forget_prefetched(prefetched)),
+            None => released,
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The Redis side of a session: every operation is one round trip (one script or one command),
+//! and every write made under a lock checks, inside the same script, that the lock is still ours.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use redis::{ConnectionLike, RedisResult, Script, Value};
+
+use crate::keys::SessionKeys;
+
+/// A lock token: 128 random bits from the OS, hex-encoded. Each acquisition gets a fresh one, so a
+/// request can only ever release or write under the lock it took itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(String);
+
+impl LockToken {
+    pub fn random() -> LockToken {
+        let mut bytes = [0u8; 16];
+        // The kernel's RNG is per process by construction, so forked php-fpm workers can never
+        // share a token (a userspace RNG copied by fork could).
+        getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+        LockToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How long the wake-up list outlives a release, so a waiter that goes to sleep just after a
+/// release still finds the signal.
+const WAKE_TTL_MS: u64 = 5_000;
+
+/// The shared tail of every script that ends ownership of a lock: delete it and wake one waiter.
+/// Keys: lock = KEYS[2], wake = KEYS[3].
+macro_rules! release_lua {
+    () => {
+        "redis.call('DEL', KEYS[2])
+         redis.call('LPUSH', KEYS[3], '1')
+         redis.call('LTRIM', KEYS[3], 0, 0)
+         redis.call('PEXPIRE', KEYS[3], ARGV[#ARGV])"
+    };
+}
+
+/// KEYS: data, lock. ARGV: token, lock ttl ms, only_if_exists ("1"/"0").
+/// Returns {1, data|nil} when the lock was taken, {0, lock pttl} when someone holds it,
+/// {2} when only_if_exists and there is no such session.
+static ACQUIRE_AND_READ: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return {2} end
+         if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+           return {1, redis.call('GET', KEYS[1])}
+         end
+         return {0, redis.call('PTTL', KEYS[2])}",
+    )
+});
+
+/// KEYS: data, lock, wake. ARGV: token, data, ttl seconds, wake ttl ms. Returns 1, or 0 when the
+/// lock is no longer ours (expired, maybe taken by another request): then nothing is written.
+static WRITE_AND_RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+         redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])\n",
+        release_lua!(),
+        "\nreturn 1"
+    ))
+});
+
+/// KEYS: data, lock, wake. ARGV: token, ttl seconds, wake ttl ms. Like WRITE_AND_RELEASE for an
+/// unchanged session (session.lazy_write): only the TTL is renewed.
+static TOUCH_AND_RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+         redis.call('EXPIRE', KEYS[1], ARGV[2])\n",
+        release_lua!(),
+        "\nreturn 1"
+    ))
+});
+
+/// KEYS: data, lock, wake. ARGV: token, wake ttl ms. Compare-and-delete.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end\n",
+        release_lua!(),
+        "\nreturn 1"
+    ))
+});
+
+/// KEYS: data, lock, wake. ARGV: token ('' = no lock held), wake ttl ms.
+static DESTROY: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        "redis.call('DEL', KEYS[1])
+         if ARGV[1] == '' or redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end\n",
+        release_lua!(),
+        "\nreturn 1"
+    ))
+});
+
+/// KEYS: data, lock. ARGV: ttl seconds, token ('' = take no lock), lock ttl ms.
+/// Creates the session empty if and only if the id is unused; returns 1 when reserved.
+static RESERVE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "if not redis.call('SET', KEYS[1], '', 'NX', 'EX', ARGV[1]) then return 0 end
+         if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3]) end
+         return 1",
+    )
+});
+
+/// KEYS: data, lock. ARGV: sha1 of the data the writer based its change on, new data, ttl seconds.
+/// Writes only when Redis still holds that base and nobody holds the lock. Returns {1} when
+/// written, {0, current data} when someone else wrote first, {2, lock pttl} when a locking
+/// request holds the session (an optimistic writer must not slip in under its lock).
+static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        "local holder_pttl = redis.call('PTTL', KEYS[2])
+         if holder_pttl ~= -2 then return {2, holder_pttl} end
+         local current = redis.call('GET', KEYS[1]) or ''
+         if redis.sha1hex(current) ~= ARGV[1] then return {0, current} end
+         redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+         return {1}",
+    )
+});
+
+/// The answer to one lock attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AcquireOutcome {
+    /// The lock is ours; the session's data (None: no such key).
+    Acquired(Option<Vec<u8>>),
+    /// Someone else holds the lock; it expires in at most this long (None: it has no TTL).
+    Held(Option<Duration>),
+    /// `only_if_exists` was asked and there is no session with this id.
+    Missing,
+}
+
+/// The answer to an optimistic compare-and-set.
+#[derive(Debug, PartialEq, Eq)]
+pub enum CasOutcome {
+    Written,
+    /// Someone wrote since our base; this is what Redis holds now.
+    Changed(Vec<u8>),
+    /// A locking request holds the session for at most this long.
+    Locked(Option<Duration>),
+}
+
+fn ttl_seconds(ttl: Duration) -> u64 {
+    ttl.as_secs().max(1)
+}
+
+fn pttl_duration(pttl: i64) -> Option<Duration> {
+    u64::try_from(pttl).ok().map(Duration::from_millis)
+}
+
+fn unexpected<T>(what: &str, value: &Value) -> RedisResult<T> {
+    Err(redis::RedisError::from((
+        redis::ErrorKind::UnexpectedReturnType,
+        "unexpected reply from a rustredis script",
+        format!("{what}: {value:?}"),
+    )))
+}
+
+fn bytes_of(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes.clone()),
+        Value::SimpleString(s) => Some(s.clone().into_bytes()),
+        _ => None,
+    }
+}
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+/// One request's view of one session in Redis.
+pub struct SessionStore<'a> {
+    pub keys: &'a SessionKeys,
+}
+
+impl SessionStore<'_> {
+    pub fn acquire_and_read(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        lock_ttl: Duration,
+        only_if_exists: bool,
+    ) -> RedisResult<AcquireOutcome> {
+        let reply: Vec<Value> = ACQUIRE_AND_READ
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .arg(token.as_str())
+            .arg(lock_ttl.as_millis().max(1) as u64)
+            .arg(if only_if_exists { "1" } else { "0" })
+            .invoke(conn)?;
+        match reply.as_slice() {
+            [Value::Int(1), data] => Ok(AcquireOutcome::Acquired(bytes_of(data))),
+            [Value::Int(1)] => Ok(AcquireOutcome::Acquired(None)),
+            [Value::Int(0), Value::Int(pttl)] => Ok(AcquireOutcome::Held(pttl_duration(*pttl))),
+            [Value::Int(2)] => Ok(AcquireOutcome::Missing),
+            _ => unexpected("acquire", &Value::Array(reply)),
+        }
+    }
+
+    /// Blocks until a lock holder signals a release or `timeout` passes. Returns whether a signal
+    /// arrived (it may be stale; the caller simply tries the lock again).
+    pub fn wait_for_release(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        timeout: Duration,
+    ) -> RedisResult<bool> {
+        // BLPOP's timeout is in seconds with millisecond resolution; 0 would block forever.
+        let seconds = (timeout.as_millis().max(1) as f64) / 1000.0;
+        let popped: Option<(Vec<u8>, Vec<u8>)> = redis::cmd("BLPOP")
+            .arg(&self.keys.wake)
+            .arg(format!("{seconds:.3}"))
+            .query(conn)?;
+        Ok(popped.is_some())
+    }
+
+    /// Reads without any lock (read_and_close, optimistic and unlocked requests).
+    pub fn read(&self, conn: &mut dyn ConnectionLike) -> RedisResult<Option<Vec<u8>>> {
+        redis::cmd("GET").arg(&self.keys.data).query(conn)
+    }
+
+    /// Returns false, writing nothing, when the lock is no longer held by `token`.
+    pub fn write_and_release(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        data: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<bool> {
+        let written: i64 = WRITE_AND_RELEASE
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .key(&self.keys.wake)
+            .arg(token.as_str())
+            .arg(data)
+            .arg(ttl_seconds(ttl))
+            .arg(WAKE_TTL_MS)
+            .invoke(conn)?;
+        Ok(written == 1)
+    }
+
+    /// Returns false, touching nothing, when the lock is no longer held by `token`.
+    pub fn touch_and_release(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        ttl: Duration,
+    ) -> RedisResult<bool> {
+        let touched: i64 = TOUCH_AND_RELEASE
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .key(&self.keys.wake)
+            .arg(token.as_str())
+            .arg(ttl_seconds(ttl))
+            .arg(WAKE_TTL_MS)
+            .invoke(conn)?;
+        Ok(touched == 1)
+    }
+
+    /// Returns false when the lock was no longer ours (nothing was deleted).
+    pub fn release(&self, conn: &mut dyn ConnectionLike, token: &LockToken) -> RedisResult<bool> {
+        let released: i64 = RELEASE
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .key(&self.keys.wake)
+            .arg(token.as_str())
+            .arg(WAKE_TTL_MS)
+            .invoke(conn)?;
+        Ok(released == 1)
+    }
+
+    /// Deletes the session and, when `token` is given and still ours, releases its lock.
+    pub fn destroy(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: Option<&LockToken>,
+    ) -> RedisResult<()> {
+        let _released: i64 = DESTROY
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .key(&self.keys.wake)
+            .arg(token.map(LockToken::as_str).unwrap_or(""))
+            .arg(WAKE_TTL_MS)
+            .invoke(conn)?;
+        Ok(())
+    }
+
+    /// Creates the session empty if the id is unused (and takes its lock when `token` is given).
+    pub fn reserve(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        ttl: Duration,
+        token: Option<&LockToken>,
+        lock_ttl: Duration,
+    ) -> RedisResult<bool> {
+        let reserved: i64 = RESERVE
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .arg(ttl_seconds(ttl))
+            .arg(token.map(LockToken::as_str).unwrap_or(""))
+            .arg(lock_ttl.as_millis().max(1) as u64)
+            .invoke(conn)?;
+        Ok(reserved == 1)
+    }
+
+    /// Plain write without a lock (rustredis.locking=off: last write wins).
+    pub fn write_unlocked(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        data: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<()> {
+        redis::cmd("SET")
+            .arg(&self.keys.data)
+            .arg(data)
+            .arg("EX")
+            .arg(ttl_seconds(ttl))
+            .query(conn)
+    }
+
+    pub fn touch_unlocked(&self, conn: &mut dyn ConnectionLike, ttl: Duration) -> RedisResult<()> {
+        redis::cmd("EXPIRE")
+            .arg(&self.keys.data)
+            .arg(ttl_seconds(ttl))
+            .query(conn)
+    }
+
+    pub fn compare_and_set(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        base: &[u8],
+        data: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<CasOutcome> {
+        let reply: Vec<Value> = COMPARE_AND_SET
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .arg(sha1_hex(base))
+            .arg(data)
+            .arg(ttl_seconds(ttl))
+            .invoke(conn)?;
+        match reply.as_slice() {
+            [Value::Int(1)] => Ok(CasOutcome::Written),
+            [Value::Int(0), current] => match bytes_of(current) {
+                Some(current) => Ok(CasOutcome::Changed(current)),
+                None => unexpected("compare-and-set", current),
+            },
+            [Value::Int(2), Value::Int(pttl)] => Ok(CasOutcome::Locked(pttl_duration(*pttl))),
+            _ => unexpected("compare-and-set", &Value::Array(reply)),
+        }
+    }
+}
