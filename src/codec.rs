@@ -100,9 +100,7 @@ pub fn split<'a>(ser: &SessionSerializer, data: &'a [u8]) -> Result<SplitSession
         SessionSerializer::PhpSerialize => split_php_serialize(data)?,
         SessionSerializer::Other(_) => return Err(SplitError::UnsupportedSerializer),
     };
-    Ok(SplitSession {
-        entries: entries.entries,
-    })
+    Ok(SplitSession { entries })
 }
 
 /// Encodes `entries` as `ser` would. For entries that came from [`split`] unmodified this
@@ -188,7 +186,7 @@ impl<'a> EntryList<'a> {
 
 /// `php` serializer: `name|value` repeated, where names never contain `|`
 /// (ext/session's `php` decoder looks for the first `|`).
-fn split_php(data: &[u8]) -> Result<EntryList<'_>, SplitError> {
+fn split_php(data: &[u8]) -> Result<Vec<Entry<'_>>, SplitError> {
     let mut parser = Parser::new(data);
     let mut entries = EntryList::default();
     while !parser.at_end() {
@@ -209,14 +207,14 @@ fn split_php(data: &[u8]) -> Result<EntryList<'_>, SplitError> {
         };
         entries.push(name_start, entry)?;
     }
-    Ok(entries)
+    Ok(entries.entries)
 }
 
 /// `php_serialize` serializer: the session is `serialize($_SESSION)`, one array.
-fn split_php_serialize(data: &[u8]) -> Result<EntryList<'_>, SplitError> {
+fn split_php_serialize(data: &[u8]) -> Result<Vec<Entry<'_>>, SplitError> {
     let mut entries = EntryList::default();
     if data.is_empty() {
-        return Ok(entries);
+        return Ok(Vec::new());
     }
     let mut parser = Parser::new(data);
     parser.expect(b'a', "php_serialize session is not an array")?;
@@ -230,7 +228,7 @@ fn split_php_serialize(data: &[u8]) -> Result<EntryList<'_>, SplitError> {
     if !parser.at_end() {
         return Err(parser.malformed("trailing data after the session array"));
     }
-    Ok(entries)
+    Ok(entries.entries)
 }
 
 /// A cursor over serialized bytes that checks PHP's value grammar without building values.

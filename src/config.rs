@@ -150,9 +150,11 @@ impl SavePath {
                     target.database = parse_database(path)?;
                 }
             }
-            other => return bad(format!(
+            other => {
+                return bad(format!(
                 "unknown scheme '{other}://' (use tcp://, tls://, unix://, redis:// or rediss://)"
-            )),
+            ))
+            }
         }
         let mut prefix = DEFAULT_PREFIX.as_bytes().to_vec();
         let mut auth_parts: Vec<String> = Vec::new();

@@ -1,0 +1,465 @@
+//! The lock protocol and the session handler against a real Redis.
+//!
+//! Needs `RUSTREDIS_TEST_REDIS` (a save_path such as `tcp://127.0.0.1:6379`); `scripts/test.sh`
+//! starts a private Redis and sets it. Without it these tests fail: they never skip.
+
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rustredis::codec::SessionSerializer;
+use rustredis::config::{LockMode, LockTimeoutAction, SavePath, Settings};
+use rustredis::keys::SessionKeys;
+use rustredis::merge::ConflictPolicy;
+use rustredis::session::{ReadIntent, SessionError, SessionHandler};
+use rustredis::store::{AcquireOutcome, CasOutcome, LockToken, SessionStore};
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn redis_base() -> String {
+    std::env::var("RUSTREDIS_TEST_REDIS").expect(
+        "RUSTREDIS_TEST_REDIS must name a running Redis (run scripts/test.sh, which starts one)",
+    )
+}
+
+/// A save_path with a prefix of its own, so tests running in parallel never share keys.
+fn save_path() -> String {
+    let mut bytes = [0u8; 6];
+    getrandom::fill(&mut bytes).unwrap();
+    let tag: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let base = redis_base();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}prefix=rtest_{tag}:")
+}
+
+fn connection(path: &str) -> rustredis::pool::PooledConnection {
+    let parsed = SavePath::parse(path).unwrap();
+    rustredis::pool::pool_for(
+        &parsed.target,
+        Duration::from_secs(1),
+        Duration::from_secs(3),
+    )
+    .get()
+    .unwrap()
+}
+
+fn keys(path: &str, id: &str) -> SessionKeys {
+    SessionKeys::new(&SavePath::parse(path).unwrap().prefix, id.as_bytes())
+}
+
+fn settings(mode: LockMode) -> Settings {
+    Settings {
+        lock_mode: mode,
+        ..Settings::default()
+    }
+}
+
+fn php() -> SessionSerializer {
+    SessionSerializer::from_ini("php")
+}
+
+#[test]
+fn lock_is_exclusive_and_only_the_owner_releases_it() {
+    let path = save_path();
+    let k = keys(&path, "lockid1");
+    let store = SessionStore { keys: &k };
+    let mut conn = connection(&path);
+    let (mine, theirs) = (LockToken::random(), LockToken::random());
+    assert_ne!(mine, theirs);
+    assert_eq!(mine.as_str().len(), 32, "128-bit token, hex");
+    assert_eq!(
+        store
+            .acquire_and_read(&mut conn, &mine, TTL, false)
+            .unwrap(),
+        AcquireOutcome::Acquired(None)
+    );
+    match store
+        .acquire_and_read(&mut conn, &theirs, TTL, false)
+        .unwrap()
+    {
+        AcquireOutcome::Held(Some(expires_in)) => {
+            assert!(expires_in <= TTL && expires_in > TTL / 2)
+        }
+        other => panic!("second acquire should see the lock held, got {other:?}"),
+    }
+    assert!(
+        !store.release(&mut conn, &theirs).unwrap(),
+        "a non-owner must not release"
+    );
+    assert!(store.release(&mut conn, &mine).unwrap());
+    assert!(matches!(
+        store
+            .acquire_and_read(&mut conn, &theirs, TTL, false)
+            .unwrap(),
+        AcquireOutcome::Acquired(_)
+    ));
+}
+
+#[test]
+fn acquire_reads_data_in_the_same_round_trip_and_only_if_exists_locks_nothing() {
+    let path = save_path();
+    let k = keys(&path, "lockid2");
+    let store = SessionStore { keys: &k };
+    let mut conn = connection(&path);
+    let token = LockToken::random();
+    assert_eq!(
+        store
+            .acquire_and_read(&mut conn, &token, TTL, true)
+            .unwrap(),
+        AcquireOutcome::Missing
+    );
+    let lock_exists: bool = redis::cmd("EXISTS").arg(&k.lock).query(&mut conn).unwrap();
+    assert!(
+        !lock_exists,
+        "an unknown id must not be locked by validate_sid"
+    );
+    let data = b"a|i:1;\0\xff binary".to_vec();
+    store.write_unlocked(&mut conn, &data, TTL).unwrap();
+    assert_eq!(
+        store
+            .acquire_and_read(&mut conn, &token, TTL, true)
+            .unwrap(),
+        AcquireOutcome::Acquired(Some(data))
+    );
+}
+
+#[test]
+fn write_after_the_lock_was_lost_changes_nothing() {
+    let path = save_path();
+    let k = keys(&path, "lostlock");
+    let store = SessionStore { keys: &k };
+    let mut conn = connection(&path);
+    let slow = LockToken::random();
+    store
+        .acquire_and_read(&mut conn, &slow, Duration::from_millis(100), false)
+        .unwrap();
+    thread::sleep(Duration::from_millis(150));
+    let fast = LockToken::random();
+    assert!(matches!(
+        store
+            .acquire_and_read(&mut conn, &fast, TTL, false)
+            .unwrap(),
+        AcquireOutcome::Acquired(_)
+    ));
+    assert!(store
+        .write_and_release(&mut conn, &fast, b"newer", TTL)
+        .unwrap());
+    assert!(!store
+        .write_and_release(&mut conn, &slow, b"stale", TTL)
+        .unwrap());
+    assert!(!store.touch_and_release(&mut conn, &slow, TTL).unwrap());
+    assert_eq!(
+        store.read(&mut conn).unwrap().as_deref(),
+        Some(&b"newer"[..])
+    );
+}
+
+#[test]
+fn reserve_never_hands_out_an_existing_id() {
+    let path = save_path();
+    let k = keys(&path, "reserved");
+    let store = SessionStore { keys: &k };
+    let mut conn = connection(&path);
+    let token = LockToken::random();
+    assert!(store.reserve(&mut conn, TTL, Some(&token), TTL).unwrap());
+    assert!(!store.reserve(&mut conn, TTL, None, TTL).unwrap());
+    assert_eq!(store.read(&mut conn).unwrap().as_deref(), Some(&b""[..]));
+    let ttl: i64 = redis::cmd("TTL").arg(&k.data).query(&mut conn).unwrap();
+    assert!(
+        ttl > 0 && ttl <= 60,
+        "reserved sessions expire like any other, got {ttl}"
+    );
+    assert!(
+        store.release(&mut conn, &token).unwrap(),
+        "reserve took the lock for us"
+    );
+}
+
+#[test]
+fn compare_and_set_detects_writers_and_respects_locks() {
+    let path = save_path();
+    let k = keys(&path, "cas");
+    let store = SessionStore { keys: &k };
+    let mut conn = connection(&path);
+    assert_eq!(
+        store.compare_and_set(&mut conn, b"", b"v1", TTL).unwrap(),
+        CasOutcome::Written
+    );
+    assert_eq!(
+        store.compare_and_set(&mut conn, b"", b"v2", TTL).unwrap(),
+        CasOutcome::Changed(b"v1".to_vec())
+    );
+    let token = LockToken::random();
+    store
+        .acquire_and_read(&mut conn, &token, TTL, false)
+        .unwrap();
+    assert!(matches!(
+        store.compare_and_set(&mut conn, b"v1", b"v2", TTL).unwrap(),
+        CasOutcome::Locked(Some(_))
+    ));
+    store.release(&mut conn, &token).unwrap();
+    assert_eq!(
+        store.compare_and_set(&mut conn, b"v1", b"v2", TTL).unwrap(),
+        CasOutcome::Written
+    );
+}
+
+#[test]
+fn handler_round_trip_costs_read_and_write_and_keeps_binary_data() {
+    let path = save_path();
+    let mut h = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    let mut generated = Some(b"roundtrip1".to_vec());
+    let id = h
+        .create_id(&mut || generated.take(), ReadIntent::ReadWrite, TTL)
+        .unwrap();
+    assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), b"");
+    let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 256) as u8).collect();
+    h.write(&id, &big, TTL, &php()).unwrap();
+    h.close().unwrap();
+    let mut h = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    assert!(h.validate_id(&id, ReadIntent::ReadWrite).unwrap());
+    assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), big);
+    h.close().unwrap();
+    let mut conn = connection(&path);
+    let lock_exists: bool = redis::cmd("EXISTS")
+        .arg(&keys(&path, "roundtrip1").lock)
+        .query(&mut conn)
+        .unwrap();
+    assert!(
+        !lock_exists,
+        "close must release the lock taken by validate_sid"
+    );
+}
+
+#[test]
+fn waiter_is_woken_by_the_release_not_by_polling() {
+    let path = save_path();
+    let id = b"handoff1".to_vec();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    holder.read(&id, ReadIntent::ReadWrite).unwrap();
+    let started = Arc::new(Barrier::new(2));
+    let waiter = {
+        let (path, id, started) = (path.clone(), id.clone(), started.clone());
+        thread::spawn(move || {
+            let mut h = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+            started.wait();
+            let data = h.read(&id, ReadIntent::ReadWrite).unwrap();
+            let acquired_at = Instant::now();
+            h.close().unwrap();
+            (data, acquired_at)
+        })
+    };
+    started.wait();
+    // Long enough that the waiter's backoff has grown to its cap.
+    thread::sleep(Duration::from_millis(400));
+    holder.write(&id, b"from holder", TTL, &php()).unwrap();
+    let released_at = Instant::now();
+    holder.close().unwrap();
+    let (data, acquired_at) = waiter.join().unwrap();
+    assert_eq!(data, b"from holder", "the waiter sees the holder's write");
+    // Not a speed assertion: a poll would land up to the 100 ms backoff cap later; a wake-up
+    // signal arrives within one round trip. 50 ms leaves room for a loaded CI machine.
+    let handoff = acquired_at.saturating_duration_since(released_at);
+    assert!(
+        handoff < Duration::from_millis(50),
+        "handoff took {handoff:?}"
+    );
+}
+
+#[test]
+fn lock_wait_budget_fails_or_degrades_to_read_only() {
+    let path = save_path();
+    let id = b"budget1".to_vec();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    holder.read(&id, ReadIntent::ReadWrite).unwrap();
+    holder.write(&id, b"a|i:1;", TTL, &php()).unwrap();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    holder.read(&id, ReadIntent::ReadWrite).unwrap();
+
+    let short = Settings {
+        lock_wait: Duration::from_millis(200),
+        ..settings(LockMode::Locked)
+    };
+    let mut waiter = SessionHandler::open(&path, short.clone()).unwrap();
+    let started = Instant::now();
+    match waiter.read(&id, ReadIntent::ReadWrite) {
+        Err(SessionError::LockTimeout { waited }) => assert!(waited >= Duration::from_millis(200)),
+        other => panic!("expected a lock timeout, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the budget is wall-clock"
+    );
+    waiter.close().unwrap();
+
+    let readonly = Settings {
+        on_lock_timeout: LockTimeoutAction::ReadOnly,
+        ..short
+    };
+    let mut waiter = SessionHandler::open(&path, readonly).unwrap();
+    assert_eq!(waiter.read(&id, ReadIntent::ReadWrite).unwrap(), b"a|i:1;");
+    assert!(waiter
+        .take_warnings()
+        .iter()
+        .any(|w| w.contains("read-only")));
+    assert_eq!(
+        waiter.write(&id, b"a|i:2;", TTL, &php()),
+        Err(SessionError::ReadOnly)
+    );
+    waiter.close().unwrap();
+    holder.close().unwrap();
+}
+
+#[test]
+fn read_only_intent_neither_locks_nor_waits() {
+    let path = save_path();
+    let id = b"readonly1".to_vec();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    holder.read(&id, ReadIntent::ReadWrite).unwrap();
+    holder.write(&id, b"a|i:1;", TTL, &php()).unwrap();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    holder.read(&id, ReadIntent::ReadWrite).unwrap();
+    let mut reader = SessionHandler::open(
+        &path,
+        Settings {
+            lock_wait: Duration::from_secs(5),
+            ..settings(LockMode::Locked)
+        },
+    )
+    .unwrap();
+    let started = Instant::now();
+    assert_eq!(reader.read(&id, ReadIntent::ReadOnly).unwrap(), b"a|i:1;");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "a read-only read must not wait for the 5 s budget"
+    );
+    // A write after a read judged read-only must not overwrite blindly: it waits for the
+    // holder and merges with what the holder wrote.
+    let writer = thread::spawn(move || {
+        let result = reader.write(&id, b"a|i:1;b|i:2;", TTL, &php());
+        reader.close().unwrap();
+        result
+    });
+    thread::sleep(Duration::from_millis(100));
+    holder
+        .write(b"readonly1", b"a|i:1;c|i:3;", TTL, &php())
+        .unwrap();
+    holder.close().unwrap();
+    writer.join().unwrap().unwrap();
+    let mut conn = connection(&path);
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(&keys(&path, "readonly1").data)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(stored, b"a|i:1;c|i:3;b|i:2;", "both writes survive");
+}
+
+#[test]
+fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
+    let path = save_path();
+    let id = b"optimistic1".to_vec();
+    let mut seed = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    seed.read(&id, ReadIntent::ReadWrite).unwrap();
+    seed.write(&id, b"n|i:0;", TTL, &php()).unwrap();
+    seed.close().unwrap();
+
+    let mut a = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    let mut b = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    let mut c = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    for h in [&mut a, &mut b, &mut c] {
+        assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), b"n|i:0;");
+    }
+    a.write(&id, b"n|i:0;a|s:1:\"x\";", TTL, &php()).unwrap();
+    b.write(&id, b"n|i:0;b|s:1:\"y\";", TTL, &php()).unwrap();
+    let mut conn = connection(&path);
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(&keys(&path, "optimistic1").data)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(stored, b"n|i:0;a|s:1:\"x\";b|s:1:\"y\";");
+    // c and a conflicting edit of the same key: reported, nothing of c's written.
+    let mut d = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    d.read(&id, ReadIntent::ReadWrite).unwrap();
+    d.write(&id, b"n|i:1;a|s:1:\"x\";b|s:1:\"y\";", TTL, &php())
+        .unwrap();
+    match c.write(&id, b"n|i:2;", TTL, &php()) {
+        Err(SessionError::Conflict { keys }) => assert_eq!(keys, vec!["n".to_string()]),
+        other => panic!("expected a conflict on n, got {other:?}"),
+    }
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(&keys(&path, "optimistic1").data)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(stored, b"n|i:1;a|s:1:\"x\";b|s:1:\"y\";");
+    // With mine_wins the same race writes ours and says whose change it replaced.
+    let mut e = SessionHandler::open(
+        &path,
+        Settings {
+            on_conflict: ConflictPolicy::MineWins,
+            ..settings(LockMode::Optimistic)
+        },
+    )
+    .unwrap();
+    e.read(&id, ReadIntent::ReadWrite).unwrap();
+    let mut f = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    f.read(&id, ReadIntent::ReadWrite).unwrap();
+    f.write(&id, b"n|i:5;a|s:1:\"x\";b|s:1:\"y\";", TTL, &php())
+        .unwrap();
+    e.write(&id, b"n|i:9;a|s:1:\"x\";b|s:1:\"y\";", TTL, &php())
+        .unwrap();
+    assert!(e.take_warnings().iter().any(|w| w.contains("'n'")));
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(&keys(&path, "optimistic1").data)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(stored, b"n|i:9;a|s:1:\"x\";b|s:1:\"y\";");
+}
+
+#[test]
+fn hostile_ids_never_reach_redis() {
+    let path = save_path();
+    let mut h = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    for id in [
+        &b"../../etc/passwd"[..],
+        b"*",
+        b"a\nb",
+        b"x\0y",
+        &[b'a'; 600],
+    ] {
+        assert!(!h.validate_id(id, ReadIntent::ReadWrite).unwrap());
+        assert_eq!(
+            h.read(id, ReadIntent::ReadWrite),
+            Err(SessionError::InvalidId)
+        );
+    }
+    h.close().unwrap();
+    let mut conn = connection(&path);
+    let prefix = String::from_utf8(SavePath::parse(&path).unwrap().prefix).unwrap();
+    let found: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut conn)
+        .unwrap();
+    assert!(
+        found.is_empty(),
+        "no key may be created for a hostile id: {found:?}"
+    );
+}
+
+#[test]
+fn unreachable_redis_fails_within_the_connect_timeout() {
+    let quick = Settings {
+        connect_timeout: Duration::from_millis(300),
+        ..settings(LockMode::Locked)
+    };
+    let mut h = SessionHandler::open("tcp://127.0.0.1:1", quick).unwrap();
+    let started = Instant::now();
+    match h.read(b"abc", ReadIntent::ReadWrite) {
+        Err(SessionError::Redis { endpoint, .. }) => assert_eq!(endpoint, "tcp://127.0.0.1:1"),
+        other => panic!("expected a Redis error, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+}
