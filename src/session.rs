@@ -374,9 +374,20 @@ impl SessionHandler {
             let keys = self.keys(&id);
             let token = self.wants_lock(intent).then(LockToken::random);
             let lock_ttl = self.settings.lock_ttl;
-            let reserved = self.with_conn(|conn| {
+            let reserved = match self.with_conn(|conn| {
                 SessionStore { keys: &keys }.reserve(conn, ttl, token.as_ref(), lock_ttl)
-            })?;
+            }) {
+                Ok(reserved) => reserved,
+                Err(err) => {
+                    // PHP turns a failed create_sid into an uncaught Error. Hand it the id and let
+                    // read report the failure, so session_start() warns and returns false.
+                    self.prefetched = Some(Prefetched {
+                        id: id.clone(),
+                        result: Err(err),
+                    });
+                    return Ok(id);
+                }
+            };
             if reserved {
                 let access = match token {
                     Some(token) => Access::Locked(token),

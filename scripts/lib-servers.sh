@@ -1,0 +1,245 @@
+# shellcheck shell=bash
+# Shared by scripts/demo.sh and bench/run.sh (source it, then `trap rr_stop_servers EXIT`).
+#
+# Installs what is missing, builds the extension if needed, and starts private copies of Redis,
+# php-fpm and nginx: loopback or unix sockets only, every config, log, pid and socket in one temp
+# dir, never a system service. rr_stop_servers stops exactly the processes started here.
+
+RR_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RR_SO=${RR_SO:-$RR_ROOT/target/release/librustredis.so}
+RR_TMP=""
+RR_PIDS=()
+RR_REDIS_PORT=""
+RR_HTTP_PORT=""
+
+rr_log() { printf '%s\n' "$*" >&2; }
+rr_die() {
+    rr_log "error: $*"
+    exit 1
+}
+
+rr_as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Installs the Debian packages given that are not installed yet. A temporary policy-rc.d keeps
+# apt from starting (or restarting) their system services: we only ever run private copies.
+rr_ensure_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    rr_log "installing: ${missing[*]}"
+    local policy=/usr/sbin/policy-rc.d made_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | rr_as_root tee "$policy" >/dev/null
+        rr_as_root chmod 755 "$policy"
+        made_policy=1
+    fi
+    local rc=0
+    rr_as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive rr_as_root apt-get install -y -qq "${missing[@]}" || rc=$?
+    [ "$made_policy" -eq 1 ] && rr_as_root rm -f "$policy"
+    [ "$rc" -eq 0 ] || rr_die "apt-get install ${missing[*]} failed"
+}
+
+# The runtime every script needs: PHP CLI + FPM with phpredis, Redis, nginx.
+rr_ensure_runtime() {
+    rr_ensure_packages php-cli php-fpm php-redis redis-server nginx "$@"
+    for cmd in php php-fpm8.2 redis-server redis-cli nginx; do
+        command -v "$cmd" >/dev/null || [ -x "/usr/sbin/$cmd" ] || rr_die "$cmd not found after installing"
+    done
+}
+
+# Builds librustredis.so unless it exists (RR_REBUILD=1 forces cargo, which is incremental anyway).
+rr_ensure_extension() {
+    if [ -f "$RR_SO" ] && [ "${RR_REBUILD:-0}" != 1 ]; then return 0; fi
+    rr_ensure_packages php8.2-dev build-essential clang libclang-dev libssl-dev pkg-config curl ca-certificates
+    [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+    if ! command -v cargo >/dev/null; then
+        rr_log "installing Rust with rustup (Debian's cargo is too old for this crate)"
+        curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >&2
+        PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    rr_log "building the extension: cargo build --release"
+    (cd "$RR_ROOT" && cargo build --release >&2) || rr_die "cargo build failed"
+    [ -f "$RR_SO" ] || rr_die "$RR_SO was not built"
+}
+
+rr_make_tmp() {
+    RR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rustredis-XXXXXX")
+    chmod 755 "$RR_TMP"
+    mkdir -p "$RR_TMP/sessions" "$RR_TMP/logs"
+}
+
+# Succeeds when something accepts TCP connections on 127.0.0.1:$1.
+rr_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A TCP port on 127.0.0.1 that nothing listens on (random, bounded tries).
+rr_free_port() {
+    local try port
+    for try in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        if ! rr_port_open "$port"; then
+            echo "$port"
+            return 0
+        fi
+    done
+    rr_die "no free port found"
+}
+
+# Waits (bounded) until "$@" succeeds.
+rr_wait_for() {
+    local what=$1 try
+    shift
+    for try in $(seq 1 100); do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.05
+    done
+    rr_die "$what did not come up (logs in $RR_TMP/logs)"
+}
+
+rr_start_redis() {
+    RR_REDIS_PORT=$(rr_free_port)
+    mkdir -p "$RR_TMP/redis"
+    cat >"$RR_TMP/redis.conf" <<EOF
+bind 127.0.0.1
+port $RR_REDIS_PORT
+protected-mode yes
+daemonize no
+save ""
+appendonly no
+dir $RR_TMP/redis
+logfile $RR_TMP/logs/redis.log
+EOF
+    redis-server "$RR_TMP/redis.conf" &
+    RR_PIDS+=($!)
+    rr_wait_for "redis-server" redis-cli -p "$RR_REDIS_PORT" ping
+}
+
+rr_redis() { redis-cli -p "$RR_REDIS_PORT" "$@"; }
+
+# The php.ini every PHP we start uses (php-fpm and CLI alike): phpredis, rustredis and opcache
+# loaded explicitly, no scan of /etc/php/*/conf.d (PHP_INI_SCAN_DIR is emptied by rr_php).
+rr_write_php_ini() {
+    local extdir
+    extdir=$(php -n -r 'echo ini_get("extension_dir");')
+    {
+        [ -f "$extdir/igbinary.so" ] && echo "extension=igbinary.so"
+        echo "extension=redis.so"
+        echo "extension=$RR_SO"
+        echo "zend_extension=opcache.so"
+        echo "opcache.enable=1"
+        echo "opcache.enable_cli=0"
+        echo "memory_limit=256M"
+        echo "max_execution_time=60"
+        echo "display_errors=stderr"
+        echo "log_errors=1"
+        echo "error_log=$RR_TMP/logs/php-errors.log"
+        echo "variables_order=EGPCS"
+        echo "session.save_handler=files"
+        echo "session.save_path=\"$RR_TMP/sessions\""
+        echo "session.gc_probability=0"
+        echo "session.use_strict_mode=0"
+    } >"$RR_TMP/php.ini"
+}
+
+# php CLI with the same ini as php-fpm and the environment the PHP side reads.
+rr_php() {
+    PHP_INI_SCAN_DIR= RR_REDIS_PORT=$RR_REDIS_PORT RR_FILES_DIR=$RR_TMP/sessions RR_HTTP_PORT=$RR_HTTP_PORT \
+        php -c "$RR_TMP/php.ini" "$@"
+}
+
+# php-fpm with one static pool of $1 workers on a unix socket in the temp dir.
+rr_start_fpm() {
+    local workers=${1:-24} root_flag="" user_lines=""
+    rr_write_php_ini
+    if [ "$(id -u)" -eq 0 ]; then
+        root_flag=-R
+        user_lines=$'user = root\ngroup = root'
+    fi
+    cat >"$RR_TMP/php-fpm.conf" <<EOF
+[global]
+pid = $RR_TMP/php-fpm.pid
+error_log = $RR_TMP/logs/php-fpm.log
+daemonize = no
+
+[rr]
+$user_lines
+listen = $RR_TMP/php-fpm.sock
+listen.mode = 0666
+listen.backlog = 1024
+pm = static
+pm.max_children = $workers
+catch_workers_output = yes
+clear_env = yes
+env[RR_REDIS_PORT] = $RR_REDIS_PORT
+env[RR_FILES_DIR] = $RR_TMP/sessions
+EOF
+    PHP_INI_SCAN_DIR= php-fpm8.2 $root_flag -F -c "$RR_TMP/php.ini" -y "$RR_TMP/php-fpm.conf" &
+    RR_PIDS+=($!)
+    rr_wait_for "php-fpm" test -S "$RR_TMP/php-fpm.sock"
+}
+
+# nginx serving $1 (static files and *.php through the fpm socket) on a free loopback port.
+rr_start_nginx() {
+    local docroot=$1 user_line=""
+    RR_HTTP_PORT=$(rr_free_port)
+    [ "$(id -u)" -eq 0 ] && user_line="user root;"
+    mkdir -p "$RR_TMP/nginx"
+    cat >"$RR_TMP/nginx.conf" <<EOF
+$user_line
+worker_processes 1;
+daemon off;
+pid $RR_TMP/nginx.pid;
+error_log $RR_TMP/logs/nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $RR_TMP/nginx/body;
+    proxy_temp_path $RR_TMP/nginx/proxy;
+    fastcgi_temp_path $RR_TMP/nginx/fastcgi;
+    uwsgi_temp_path $RR_TMP/nginx/uwsgi;
+    scgi_temp_path $RR_TMP/nginx/scgi;
+    types { text/html html; application/javascript js; text/css css; }
+    default_type application/octet-stream;
+    keepalive_requests 100000;
+    upstream fpm { server unix:$RR_TMP/php-fpm.sock; }
+    server {
+        listen 127.0.0.1:$RR_HTTP_PORT;
+        root $docroot;
+        index index.html;
+        location ~ \.php\$ {
+            try_files \$uri =404;
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+            fastcgi_pass fpm;
+        }
+    }
+}
+EOF
+    nginx -p "$RR_TMP/nginx" -c "$RR_TMP/nginx.conf" &
+    RR_PIDS+=($!)
+    rr_wait_for "nginx" rr_port_open "$RR_HTTP_PORT"
+}
+
+# Stops what rr_start_* started (by pid, newest first), then removes the temp dir. Runs from an
+# EXIT trap under `set -e`, so no command in it may fail.
+rr_stop_servers() {
+    local i pid try
+    set +e
+    for ((i = ${#RR_PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${RR_PIDS[i]}
+        kill -TERM "$pid" 2>/dev/null || continue
+        for try in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    RR_PIDS=()
+    if [ -n "$RR_TMP" ] && [ -d "$RR_TMP" ] && [ "${RR_KEEP_TMP:-0}" != 1 ]; then
+        rm -rf "$RR_TMP"
+    fi
+}
