@@ -49,6 +49,19 @@ function rr_configs(): array
     ];
 }
 
+/** The demo's cases, in order: [configuration, pattern ('' or 'rac'), what it shows]. */
+function rr_demo_runs(): array
+{
+    return [
+        ['files', '', 'PHP files handler: flock held for the whole request'],
+        ['phpredis-lock', '', 'phpredis ' . phpversion('redis') . ', locking on at its defaults (' . rr_phpredis_lock_settings() . ')'],
+        ['phpredis-lock-wait', '', 'phpredis ' . phpversion('redis') . ', locking on, tuned to wait (lock_wait_time=20000 us, lock_retries=500)'],
+        ['rr-locked', '', 'rustredis, rustredis.locking=on: lock held for the whole request'],
+        ['rr-locked', 'rac', 'rustredis, read_and_close for the slow part, then session_start() just to write'],
+        ['rr-optimistic', '', 'rustredis, rustredis.locking=optimistic: no lock, writes merged key by key'],
+    ];
+}
+
 /** Points the session extension at configuration $name; returns it. */
 function rr_apply_config(string $name): array
 {
@@ -59,6 +72,19 @@ function rr_apply_config(string $name): array
         ini_set($setting, $value);
     }
     return $config;
+}
+
+/**
+ * The browser page passes the session id as ?sid= (it spreads its requests over two origins to get
+ * past the six connections a browser opens per host, and cookies do not cross origins).
+ */
+function rr_use_requested_session_id(): void
+{
+    $sid = (string) ($_GET['sid'] ?? '');
+    if (preg_match('/^[a-zA-Z0-9,-]{8,128}$/', $sid)) {
+        session_id($sid);
+    }
+    header('Access-Control-Allow-Origin: *');
 }
 
 /** The phpredis lock settings in force, to say what "default wait" means on this machine. */
@@ -148,7 +174,8 @@ function rr_cookie(string $sid): array
  * each waiting $ms on a slow back end and then writing one key of its own (op 'key') or
  * incrementing the shared counter (op 'inc'). Afterwards the session is read back to count what
  * survived. Returns wall time, per-request timings (seconds from the first request's start) and
- * what was kept, refused (session_write_close() false) or warned about.
+ * what was kept, reported as not saved (session_write_close() false or a warning while closing),
+ * and lost without a word.
  */
 function rr_parallel_ajax(int $port, string $config, string $pattern, int $n, int $ms, string $op = 'key'): array
 {
@@ -179,13 +206,14 @@ function rr_parallel_ajax(int $port, string $config, string $pattern, int $n, in
             $refused++;
             continue;
         }
-        $refused += $json['saved'] ? 0 : 1;
+        $ok = $json['saved'] && !$json['write_warned'];
+        $refused += $ok ? 0 : 1;
         foreach ($json['warnings'] as $w) {
             $warnings[] = "#{$json['i']}: $w";
         }
         $requests[] = [
             'i' => $json['i'],
-            'ok' => (bool) $json['saved'],
+            'ok' => $ok,
             'start' => $json['t']['start'] - $origin,
             'end' => $json['t']['end'] - $origin,
             'phases' => array_map(fn ($p) => [$p[0] - $origin, $p[1] - $origin, $p[2]], $json['phases']),
@@ -202,8 +230,9 @@ function rr_parallel_ajax(int $port, string $config, string $pattern, int $n, in
         'wall' => $done - $sent,
         'requests' => $requests,
         'kept' => $kept,
-        // A lost update is one that was neither kept nor reported as refused to the request.
-        'lost' => max(0, $n - $kept - $refused),
+        'lost' => max(0, $n - $kept),
+        // Lost and nobody told: neither kept nor reported to the request that made it.
+        'silent' => max(0, $n - $kept - $refused),
         'refused' => $refused,
         'warnings' => $warnings,
     ];

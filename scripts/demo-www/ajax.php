@@ -20,6 +20,7 @@ set_error_handler(function (int $no, string $message) use (&$warnings): bool {
 });
 
 $config = rr_apply_config((string) ($_GET['c'] ?? ''));
+rr_use_requested_session_id();
 $i = (int) ($_GET['i'] ?? 0);
 $ms = max(0, min(5000, (int) ($_GET['ms'] ?? 300)));
 $op = ($_GET['op'] ?? 'key') === 'inc' ? 'inc' : 'key';
@@ -42,7 +43,11 @@ if ($op === 'inc') {
 } else {
     $_SESSION["req$i"] = round(microtime(true), 4);
 }
+$before_close = count($warnings);
 $saved = session_write_close();
+// PHP 8.2's session_write_close() returns true even when the handler's write failed; the
+// handler's warning is how a refused write is reported, so count those as well.
+$write_warned = count($warnings) > $before_close;
 $t['end'] = microtime(true);
 $phases[] = [$rac ? $t['reopened'] : $t['opened'], $t['end'], 'work'];
 
@@ -54,6 +59,7 @@ echo json_encode([
     'pid' => getmypid(),
     'opened' => $opened,
     'saved' => $saved,
+    'write_warned' => $write_warned,
     'warnings' => $warnings,
     't' => $t,
     'phases' => $phases,

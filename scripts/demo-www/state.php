@@ -1,5 +1,5 @@
 <?php
-// The demo's session bookkeeping: ?do=configs lists the configurations; ?do=reset&c=… empties
+// The demo's session bookkeeping: ?do=runs lists the demo's cases; ?do=reset&c=… empties
 // the session (creating it, with its cookie, when the browser has none); ?do=show&c=… returns it.
 
 declare(strict_types=1);
@@ -8,11 +8,12 @@ require __DIR__ . '/../demo-lib.php';
 header('Content-Type: application/json');
 header('Cache-Control: no-store');
 $do = $_GET['do'] ?? 'show';
-if ($do === 'configs') {
-    echo json_encode(array_map(fn (array $c) => $c['label'], rr_configs()));
+if ($do === 'runs') {
+    echo json_encode(rr_demo_runs());
     return;
 }
 rr_apply_config((string) ($_GET['c'] ?? ''));
+rr_use_requested_session_id();
 if ($do === 'reset') {
     session_start();
     $_SESSION = ['user' => 'demo'];
