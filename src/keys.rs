@@ -23,6 +23,9 @@ pub struct SessionKeys {
     /// A one-element list the lock holder pushes to on release, so a waiter blocked on it with
     /// BLPOP learns of the release at once instead of at its next poll.
     pub wake: Vec<u8>,
+    /// How many requests wait for the lock (short TTL), so a release only signals when someone
+    /// listens and uncontended requests leave no wake-up list behind.
+    pub waiting: Vec<u8>,
 }
 
 impl SessionKeys {
@@ -36,7 +39,14 @@ impl SessionKeys {
         lock.extend_from_slice(b"_LOCK");
         let mut wake = lock.clone();
         wake.extend_from_slice(b"_WAKE");
-        SessionKeys { data, lock, wake }
+        let mut waiting = lock.clone();
+        waiting.extend_from_slice(b"_WAITING");
+        SessionKeys {
+            data,
+            lock,
+            wake,
+            waiting,
+        }
     }
 }
 
@@ -82,5 +92,6 @@ mod tests {
         assert_eq!(keys.data, b"PHPREDIS_SESSION:abc123");
         assert_eq!(keys.lock, b"PHPREDIS_SESSION:abc123_LOCK");
         assert_eq!(keys.wake, b"PHPREDIS_SESSION:abc123_LOCK_WAKE");
+        assert_eq!(keys.waiting, b"PHPREDIS_SESSION:abc123_LOCK_WAITING");
     }
 }

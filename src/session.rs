@@ -248,15 +248,18 @@ impl SessionHandler {
         let max_block = (read_timeout / 2).max(Duration::from_millis(1));
         let outcome = self.with_conn(|conn| {
             let mut backoff = FIRST_BACKOFF;
+            let mut waiting = false;
             loop {
-                let holder_expires_in =
-                    match store.acquire_and_read(conn, &token, lock_ttl, only_if_exists)? {
-                        AcquireOutcome::Acquired(data) => {
-                            return Ok(Some(Ok(data.unwrap_or_default())))
-                        }
-                        AcquireOutcome::Missing => return Ok(None),
-                        AcquireOutcome::Held(expires_in) => expires_in,
-                    };
+                let outcome =
+                    store.acquire_and_read(conn, &token, lock_ttl, only_if_exists, waiting)?;
+                waiting = true;
+                let holder_expires_in = match outcome {
+                    AcquireOutcome::Acquired(data) => {
+                        return Ok(Some(Ok(data.unwrap_or_default())))
+                    }
+                    AcquireOutcome::Missing => return Ok(None),
+                    AcquireOutcome::Held(expires_in) => expires_in,
+                };
                 let waited = started.elapsed();
                 if waited >= budget {
                     return Ok(Some(Err(waited)));
@@ -505,8 +508,12 @@ impl SessionHandler {
     ) -> SessionResult<()> {
         let started = Instant::now();
         let mut merges = 0;
+        let mut waiting = false;
         loop {
-            match self.with_conn(|conn| store.compare_and_set(conn, &base, &mine, ttl))? {
+            let outcome =
+                self.with_conn(|conn| store.compare_and_set(conn, &base, &mine, ttl, waiting))?;
+            waiting = matches!(outcome, CasOutcome::Locked(_));
+            match outcome {
                 CasOutcome::Written => return Ok(()),
                 CasOutcome::Changed(theirs) => {
                     merges += 1;

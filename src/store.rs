@@ -4,7 +4,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use redis::{ConnectionLike, RedisResult, Script, Value};
+use redis::{ConnectionLike, RedisResult, Script, ScriptInvocation, Value};
 
 use crate::keys::SessionKeys;
 
@@ -30,33 +30,61 @@ impl LockToken {
 /// How long the wake-up list outlives a release, so a waiter that goes to sleep just after a
 /// release still finds the signal.
 const WAKE_TTL_MS: u64 = 5_000;
+/// How long the waiter count lives after the last waiter's last attempt: longer than the longest
+/// wait between two attempts, so a release during any wait is signalled.
+const WAITING_TTL_MS: u64 = 2_000;
 
-/// The shared tail of every script that ends ownership of a lock: delete it and wake one waiter.
-/// Keys: lock = KEYS[2], wake = KEYS[3].
+// Every script gets the same keys, in this order (see SessionStore::script):
+// KEYS[1] data, KEYS[2] lock, KEYS[3] wake-up list, KEYS[4] waiter count.
+
+/// The shared tail of every script that ends ownership of a lock: delete it and, while anyone
+/// waits, wake one. The wake-up list TTL is the script's last argument.
 macro_rules! release_lua {
     () => {
         "redis.call('DEL', KEYS[2])
-         redis.call('LPUSH', KEYS[3], '1')
-         redis.call('LTRIM', KEYS[3], 0, 0)
-         redis.call('PEXPIRE', KEYS[3], ARGV[#ARGV])"
+         if redis.call('EXISTS', KEYS[4]) == 1 then
+           redis.call('LPUSH', KEYS[3], '1')
+           redis.call('LTRIM', KEYS[3], 0, 0)
+           redis.call('PEXPIRE', KEYS[3], ARGV[#ARGV])
+         end"
     };
 }
 
-/// KEYS: data, lock. ARGV: token, lock ttl ms, only_if_exists ("1"/"0").
+/// Bookkeeping of the waiter count in KEYS[4]. ARGV[5] says whether this request already counts
+/// itself as waiting: it joins on its first failed attempt and leaves when it stops waiting, so
+/// releases signal only while someone waits. The count expires if a waiter dies.
+macro_rules! stop_waiting_lua {
+    () => {
+        "if ARGV[5] == '1' and redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[4]) end\n"
+    };
+}
+macro_rules! keep_waiting_lua {
+    () => {
+        "if ARGV[5] ~= '1' then redis.call('INCR', KEYS[4]) end
+         redis.call('PEXPIRE', KEYS[4], ARGV[4])\n"
+    };
+}
+
+/// ARGV: token, lock ttl ms, only_if_exists ("1"/"0"), waiting ttl ms, already waiting ("1"/"0").
 /// Returns {1, data|nil} when the lock was taken, {0, lock pttl} when someone holds it,
 /// {2} when only_if_exists and there is no such session.
 static ACQUIRE_AND_READ: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        "if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then return {2} end
-         if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
-           return {1, redis.call('GET', KEYS[1])}
+    Script::new(concat!(
+        "if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then\n",
+        stop_waiting_lua!(),
+        "  return {2}
          end
-         return {0, redis.call('PTTL', KEYS[2])}",
-    )
+         if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then\n",
+        stop_waiting_lua!(),
+        "  return {1, redis.call('GET', KEYS[1])}
+         end\n",
+        keep_waiting_lua!(),
+        "return {0, redis.call('PTTL', KEYS[2])}"
+    ))
 });
 
-/// KEYS: data, lock, wake. ARGV: token, data, ttl seconds, wake ttl ms. Returns 1, or 0 when the
-/// lock is no longer ours (expired, maybe taken by another request): then nothing is written.
+/// ARGV: token, data, ttl seconds, wake ttl ms. Returns 1, or 0 when the lock is no longer ours
+/// (expired, maybe taken by another request): then nothing is written.
 static WRITE_AND_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
@@ -66,8 +94,8 @@ static WRITE_AND_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: data, lock, wake. ARGV: token, ttl seconds, wake ttl ms. Like WRITE_AND_RELEASE for an
-/// unchanged session (session.lazy_write): only the TTL is renewed.
+/// ARGV: token, ttl seconds, wake ttl ms. Like WRITE_AND_RELEASE for an unchanged session
+/// (session.lazy_write): only the TTL is renewed.
 static TOUCH_AND_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
@@ -77,7 +105,7 @@ static TOUCH_AND_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: data, lock, wake. ARGV: token, wake ttl ms. Compare-and-delete.
+/// ARGV: token, wake ttl ms. Compare-and-delete.
 static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end\n",
@@ -86,7 +114,7 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: data, lock, wake. ARGV: token ('' = no lock held), wake ttl ms.
+/// ARGV: token ('' = no lock held), wake ttl ms. Deletes the data; releases the lock if ours.
 static DESTROY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         "redis.call('DEL', KEYS[1])
@@ -96,7 +124,7 @@ static DESTROY: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// KEYS: data, lock. ARGV: ttl seconds, token ('' = take no lock), lock ttl ms.
+/// ARGV: ttl seconds, token ('' = take no lock), lock ttl ms.
 /// Creates the session empty if and only if the id is unused; returns 1 when reserved.
 static RESERVE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -106,19 +134,23 @@ static RESERVE: LazyLock<Script> = LazyLock::new(|| {
     )
 });
 
-/// KEYS: data, lock. ARGV: sha1 of the data the writer based its change on, new data, ttl seconds.
-/// Writes only when Redis still holds that base and nobody holds the lock. Returns {1} when
-/// written, {0, current data} when someone else wrote first, {2, lock pttl} when a locking
-/// request holds the session (an optimistic writer must not slip in under its lock).
+/// ARGV: sha1 of the data the writer based its change on, new data, ttl seconds, waiting ttl ms,
+/// already waiting ("1"/"0"). Writes only when Redis still holds that base and nobody holds the
+/// lock. Returns {1} when written, {0, current data} when someone else wrote first, {2, lock pttl}
+/// when a locking request holds the session (an optimistic writer must not slip in under its lock).
 static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
+    Script::new(concat!(
         "local holder_pttl = redis.call('PTTL', KEYS[2])
-         if holder_pttl ~= -2 then return {2, holder_pttl} end
-         local current = redis.call('GET', KEYS[1]) or ''
+         if holder_pttl ~= -2 then\n",
+        keep_waiting_lua!(),
+        "  return {2, holder_pttl}
+         end\n",
+        stop_waiting_lua!(),
+        "local current = redis.call('GET', KEYS[1]) or ''
          if redis.sha1hex(current) ~= ARGV[1] then return {0, current} end
          redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-         return {1}",
-    )
+         return {1}"
+    ))
 });
 
 /// The answer to one lock attempt.
@@ -176,19 +208,32 @@ pub struct SessionStore<'a> {
 }
 
 impl SessionStore<'_> {
+    /// An invocation of `script` with this session's keys in the order every script expects.
+    fn script<'s>(&self, script: &'s Script) -> ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .key(&self.keys.wake)
+            .key(&self.keys.waiting);
+        invocation
+    }
+
     pub fn acquire_and_read(
         &self,
         conn: &mut dyn ConnectionLike,
         token: &LockToken,
         lock_ttl: Duration,
         only_if_exists: bool,
+        already_waiting: bool,
     ) -> RedisResult<AcquireOutcome> {
-        let reply: Vec<Value> = ACQUIRE_AND_READ
-            .key(&self.keys.data)
-            .key(&self.keys.lock)
+        let reply: Vec<Value> = self
+            .script(&ACQUIRE_AND_READ)
             .arg(token.as_str())
             .arg(lock_ttl.as_millis().max(1) as u64)
             .arg(if only_if_exists { "1" } else { "0" })
+            .arg(WAITING_TTL_MS)
+            .arg(if already_waiting { "1" } else { "0" })
             .invoke(conn)?;
         match reply.as_slice() {
             [Value::Int(1), data] => Ok(AcquireOutcome::Acquired(bytes_of(data))),
@@ -228,10 +273,8 @@ impl SessionStore<'_> {
         data: &[u8],
         ttl: Duration,
     ) -> RedisResult<bool> {
-        let written: i64 = WRITE_AND_RELEASE
-            .key(&self.keys.data)
-            .key(&self.keys.lock)
-            .key(&self.keys.wake)
+        let written: i64 = self
+            .script(&WRITE_AND_RELEASE)
             .arg(token.as_str())
             .arg(data)
             .arg(ttl_seconds(ttl))
@@ -247,10 +290,8 @@ impl SessionStore<'_> {
         token: &LockToken,
         ttl: Duration,
     ) -> RedisResult<bool> {
-        let touched: i64 = TOUCH_AND_RELEASE
-            .key(&self.keys.data)
-            .key(&self.keys.lock)
-            .key(&self.keys.wake)
+        let touched: i64 = self
+            .script(&TOUCH_AND_RELEASE)
             .arg(token.as_str())
             .arg(ttl_seconds(ttl))
             .arg(WAKE_TTL_MS)
@@ -260,10 +301,8 @@ impl SessionStore<'_> {
 
     /// Returns false when the lock was no longer ours (nothing was deleted).
     pub fn release(&self, conn: &mut dyn ConnectionLike, token: &LockToken) -> RedisResult<bool> {
-        let released: i64 = RELEASE
-            .key(&self.keys.data)
-            .key(&self.keys.lock)
-            .key(&self.keys.wake)
+        let released: i64 = self
+            .script(&RELEASE)
             .arg(token.as_str())
             .arg(WAKE_TTL_MS)
             .invoke(conn)?;
@@ -276,10 +315,8 @@ impl SessionStore<'_> {
         conn: &mut dyn ConnectionLike,
         token: Option<&LockToken>,
     ) -> RedisResult<()> {
-        let _released: i64 = DESTROY
-            .key(&self.keys.data)
-            .key(&self.keys.lock)
-            .key(&self.keys.wake)
+        let _released: i64 = self
+            .script(&DESTROY)
             .arg(token.map(LockToken::as_str).unwrap_or(""))
             .arg(WAKE_TTL_MS)
             .invoke(conn)?;
@@ -294,9 +331,8 @@ impl SessionStore<'_> {
         token: Option<&LockToken>,
         lock_ttl: Duration,
     ) -> RedisResult<bool> {
-        let reserved: i64 = RESERVE
-            .key(&self.keys.data)
-            .key(&self.keys.lock)
+        let reserved: i64 = self
+            .script(&RESERVE)
             .arg(ttl_seconds(ttl))
             .arg(token.map(LockToken::as_str).unwrap_or(""))
             .arg(lock_ttl.as_millis().max(1) as u64)
@@ -332,13 +368,15 @@ impl SessionStore<'_> {
         base: &[u8],
         data: &[u8],
         ttl: Duration,
+        already_waiting: bool,
     ) -> RedisResult<CasOutcome> {
-        let reply: Vec<Value> = COMPARE_AND_SET
-            .key(&self.keys.data)
-            .key(&self.keys.lock)
+        let reply: Vec<Value> = self
+            .script(&COMPARE_AND_SET)
             .arg(sha1_hex(base))
             .arg(data)
             .arg(ttl_seconds(ttl))
+            .arg(WAITING_TTL_MS)
+            .arg(if already_waiting { "1" } else { "0" })
             .invoke(conn)?;
         match reply.as_slice() {
             [Value::Int(1)] => Ok(CasOutcome::Written),

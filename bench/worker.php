@@ -1,0 +1,111 @@
+<?php
+// One PHP process of the benchmark, started by bench/bench.php with the benchmark's php.ini.
+//
+//   worker.php cycle  CONFIG PATTERN SID CYCLES RUNS MAX_SECONDS
+//       times session cycles in a loop (session_start, change, session_write_close; with PATTERN
+//       'rac' just session_start(['read_and_close' => true])) and prints JSON: µs per cycle of
+//       each run of CYCLES (at most RUNS runs, stopping after MAX_SECONDS).
+//   worker.php holder CONFIG      reads lines "lock SID" / "release" on stdin: takes the session
+//                                 (and its lock), then releases it with session_write_close().
+//   worker.php waiter CONFIG      reads lines "wait SID": says "waiting", then opens the session,
+//                                 which blocks until the holder releases it.
+// holder and waiter answer each line with one line of microtime(true) stamps.
+
+declare(strict_types=1);
+require __DIR__ . '/../scripts/demo-lib.php';
+
+$warnings = [];
+set_error_handler(function (int $no, string $message) use (&$warnings): bool {
+    $warnings[] = $message;
+    return true;
+});
+
+[, $role, $config] = $argv + [null, '', ''];
+rr_apply_config($config);
+ini_set('session.use_cookies', '0');
+ini_set('session.use_only_cookies', '0');
+ini_set('session.cache_limiter', '');
+
+function say(string $line): void
+{
+    fwrite(STDOUT, $line . "\n");
+    fflush(STDOUT);
+}
+
+function cycle(bool $rac): void
+{
+    if ($rac) {
+        session_start(['read_and_close' => true]);
+        return;
+    }
+    session_start();
+    $_SESSION['counter'] = ($_SESSION['counter'] ?? 0) + 1;
+    session_write_close();
+}
+
+switch ($role) {
+    case 'cycle':
+        [$pattern, $sid, $cycles, $runs, $max_seconds] = array_slice($argv, 3) + ['', '', '1000', '5', '30'];
+        $rac = $pattern === 'rac';
+        session_id($sid);
+        $deadline = microtime(true) + (float) $max_seconds;
+        for ($i = 0; $i < 20; $i++) {
+            cycle($rac);
+        }
+        $per_run = [];
+        $done = 0;
+        for ($run = 0; $run < (int) $runs && microtime(true) < $deadline; $run++) {
+            $t0 = hrtime(true);
+            for ($i = 0; $i < (int) $cycles && microtime(true) < $deadline; $i++) {
+                cycle($rac);
+            }
+            if ($i > 0) {
+                $per_run[] = (hrtime(true) - $t0) / 1e3 / $i;
+                $done += $i;
+            }
+        }
+        session_start(['read_and_close' => true]);
+        echo json_encode([
+            'us' => $per_run,
+            'cycles' => $done,
+            'counter' => $_SESSION['counter'] ?? null,
+            'warnings' => count($warnings),
+            'warning' => $warnings[0] ?? null,
+        ]), "\n";
+        break;
+
+    case 'holder':
+        while (($line = fgets(STDIN)) !== false) {
+            $words = explode(' ', trim($line));
+            if ($words[0] === 'lock') {
+                session_id($words[1]);
+                session_start();
+                $_SESSION['holder'] = microtime(true);
+                say('locked ' . microtime(true));
+            } elseif ($words[0] === 'release') {
+                $t0 = microtime(true);
+                session_write_close();
+                say("released $t0 " . microtime(true));
+            }
+        }
+        break;
+
+    case 'waiter':
+        while (($line = fgets(STDIN)) !== false) {
+            $words = explode(' ', trim($line));
+            if ($words[0] === 'wait') {
+                say('waiting');
+                session_id($words[1]);
+                session_start();
+                $acquired = microtime(true);
+                $_SESSION['waiter'] = $acquired;
+                session_write_close();
+                say("acquired $acquired " . count($warnings));
+            }
+        }
+        break;
+
+    default:
+        fwrite(STDERR, "usage: worker.php cycle|holder|waiter CONFIG ...\n");
+        exit(2);
+}
