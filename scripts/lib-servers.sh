@@ -146,8 +146,8 @@ rr_write_php_ini() {
 
 # php CLI with the same ini as php-fpm and the environment the PHP side reads.
 rr_php() {
-    PHP_INI_SCAN_DIR= RR_REDIS_PORT=$RR_REDIS_PORT RR_FILES_DIR=$RR_TMP/sessions RR_HTTP_PORT=$RR_HTTP_PORT \
-        php -c "$RR_TMP/php.ini" "$@"
+    PHP_INI_SCAN_DIR= RR_PHP_INI=$RR_TMP/php.ini RR_REDIS_PORT=$RR_REDIS_PORT RR_FILES_DIR=$RR_TMP/sessions \
+        RR_HTTP_PORT=$RR_HTTP_PORT php -c "$RR_TMP/php.ini" "$@"
 }
 
 # php-fpm with one static pool of $1 workers on a unix socket in the temp dir.

@@ -3,9 +3,9 @@
 //! In optimistic mode a request takes no lock, so by the time it writes, a parallel request may
 //! have written the session too. We then hold three encodings: BASE (what this request read),
 //! MINE (what it wants to write) and THEIRS (what the store holds now). Changes to different
-//! top-level keys are combined; a key changed differently by both sides is a conflict. When a
-//! session cannot be split into entries (see [`SplitError`]) the whole session is treated as a
-//! single value instead. Either way no update is dropped without the caller being told.
+//! top-level keys are combined; a key changed by both sides is a conflict (even to the same
+//! value: see [`resolve`]). When a session cannot be split into entries (see [`SplitError`]) the
+//! whole session is treated as a single value instead. Either way no update is dropped without the caller being told.
 
 use std::collections::HashMap;
 
@@ -74,7 +74,7 @@ pub fn three_way_merge(
     if theirs == base {
         return one_sided(mine);
     }
-    if mine == base || mine == theirs {
+    if mine == base {
         return one_sided(theirs);
     }
     let split_all = || -> Result<_, SplitError> {
@@ -133,14 +133,19 @@ enum Resolution<'a> {
     Conflict,
 }
 
+/// Both sides changing a key is a conflict even when they arrive at the same value: a merge
+/// cannot tell "both set n to 1" from "both incremented n from 0", and the second is a lost
+/// update. Only under MineWins, where the caller accepts overwriting, is an equal value taken
+/// without a report (nothing of theirs is lost by writing what they wrote).
 fn resolve<'a>(
     base: Option<&'a [u8]>,
     mine: Option<&'a [u8]>,
     theirs: Option<&'a [u8]>,
+    policy: ConflictPolicy,
 ) -> Resolution<'a> {
     if mine == base {
         Resolution::Take(theirs)
-    } else if theirs == base || mine == theirs {
+    } else if theirs == base || (mine == theirs && policy == ConflictPolicy::MineWins) {
         Resolution::Take(mine)
     } else {
         Resolution::Conflict
@@ -182,6 +187,7 @@ fn merge_per_key(
             base_values.get(key).copied(),
             mine_value,
             theirs_values.get(key).copied(),
+            policy,
         ) {
             Resolution::Take(value) => value,
             Resolution::Conflict => {
@@ -242,7 +248,16 @@ mod tests {
         assert_eq!(merged(result), changed);
         let result = merge(&PHP, base, base, changed, ConflictPolicy::KeepTheirs);
         assert_eq!(merged(result), changed);
+        // Both sides made the same change: still both changed `b` (see `resolve`).
         let result = merge(&PHP, base, changed, changed, ConflictPolicy::KeepTheirs);
+        assert_eq!(
+            result.outcome,
+            MergeOutcome::Conflict {
+                keys: vec!["b".into()]
+            }
+        );
+        let result = merge(&PHP, base, changed, changed, ConflictPolicy::MineWins);
+        assert!(result.overridden_keys.is_empty());
         assert_eq!(merged(result), changed);
     }
 
@@ -276,7 +291,7 @@ mod tests {
     }
 
     #[test]
-    fn same_key_changed_differently_is_a_conflict() {
+    fn key_changed_by_both_is_a_conflict() {
         let base = b"a|i:1;b|i:1;c|i:1;";
         let mine = b"a|i:2;b|i:2;c|i:1;";
         let theirs = b"a|i:3;b|i:2;c|i:3;";
@@ -285,7 +300,7 @@ mod tests {
         assert_eq!(
             result.outcome,
             MergeOutcome::Conflict {
-                keys: vec!["a".into()]
+                keys: vec!["a".into(), "b".into()]
             }
         );
 
@@ -366,11 +381,24 @@ mod tests {
     }
 
     #[test]
-    fn identical_changes_are_not_conflicts() {
+    fn identical_changes_conflict_unless_mine_wins() {
+        // Two parallel `$_SESSION['a']++` from 1 both write 2: accepting the second would lose
+        // an increment silently.
         let base = b"a|i:1;b|i:1;";
         let mine = b"a|i:2;b|i:1;x|N;";
         let theirs = b"a|i:2;b|i:3;x|N;";
         let result = merge(&PHP, base, mine, theirs, ConflictPolicy::KeepTheirs);
+        assert_eq!(
+            result.outcome,
+            MergeOutcome::Conflict {
+                keys: vec!["a".into(), "x".into()]
+            }
+        );
+        let result = merge(&PHP, base, mine, theirs, ConflictPolicy::MineWins);
+        assert!(
+            result.overridden_keys.is_empty(),
+            "writing what they wrote loses nothing"
+        );
         assert_eq!(merged(result), b"a|i:2;b|i:3;x|N;".to_vec());
     }
 

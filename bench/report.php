@@ -1,0 +1,330 @@
+<?php
+// Turns the figures bench/bench.php measured into tables and target verdicts; prints them and
+// writes bench/RESULTS.md. Every number shown comes from the run's results array.
+
+declare(strict_types=1);
+
+function fmt(float $x, int $decimals = 2): string
+{
+    return is_nan($x) ? 'n/a' : number_format($x, $decimals, '.', '');
+}
+
+function ratio(float $x, float $base): string
+{
+    return (is_nan($x) || is_nan($base) || $base == 0.0) ? 'n/a' : '×' . number_format($x / $base, 2, '.', '');
+}
+
+function md_table(array $header, array $rows): string
+{
+    $out = '| ' . implode(' | ', $header) . " |\n|" . str_repeat(' --- |', count($header)) . "\n";
+    foreach ($rows as $row) {
+        $out .= '| ' . implode(' | ', $row) . " |\n";
+    }
+    return $out;
+}
+
+/** The row of $rows for $config and $pattern (tables 1–4 and 6 are lists of such rows). */
+function row_of(array $rows, string $config, string $pattern = '', array $extra = []): ?array
+{
+    foreach ($rows as $row) {
+        if ($row['config'] === $config && $row['pattern'] === $pattern && array_intersect_assoc($extra, $row) == $extra) {
+            return $row;
+        }
+    }
+    return null;
+}
+
+function machine(): array
+{
+    $cpu = 'unknown';
+    if (preg_match('/^model name\s*:\s*(.+)$/m', (string) @file_get_contents('/proc/cpuinfo'), $m)) {
+        $cpu = trim($m[1]);
+    }
+    $first_line = fn (string $cmd) => trim(explode("\n", trim((string) shell_exec($cmd)))[0] ?? '');
+    $root = dirname(__DIR__);
+    $commit = $first_line('git -C ' . escapeshellarg($root) . ' rev-parse --short HEAD 2>/dev/null');
+    $dirty = $first_line('git -C ' . escapeshellarg($root) . ' status --porcelain -- src Cargo.toml 2>/dev/null') !== '' ? ' (src/ has uncommitted changes)' : '';
+    $mem = preg_match('/MemTotal:\s+(\d+)/', (string) @file_get_contents('/proc/meminfo'), $m) ? round($m[1] / 1048576, 1) . ' GiB' : 'unknown';
+    return [
+        'CPU' => "$cpu, nproc " . $first_line('nproc') . ", RAM $mem",
+        'OS' => 'Debian ' . trim((string) @file_get_contents('/etc/debian_version')) . ', Linux ' . php_uname('r'),
+        'PHP' => PHP_VERSION . ' (' . (PHP_ZTS ? 'ZTS' : 'NTS') . ', php-fpm + nginx ' . $first_line('nginx -v 2>&1 | sed "s|nginx version: nginx/||"') . ', opcache on in fpm)',
+        'phpredis' => (phpversion('redis') ?: 'missing') . ' (Debian package php-redis)',
+        'rustredis' => (phpversion('rustredis') ?: 'missing') . ", commit $commit$dirty, cargo --release",
+        'Redis' => $first_line('redis-server --version'),
+        'wrk' => $first_line('wrk --version 2>&1'),
+    ];
+}
+
+function write_report(array $R, callable $label): void
+{
+    $o = $R['opt'];
+    $name = fn (array $row) => $label($row['config'], $row['pattern']);
+
+    // ---- 1. round trips
+    $rt = $R['roundtrips'];
+    $rt_base = fn (string $config, string $pattern) => row_of($rt, $config, $pattern)['per_request'] ?? NAN;
+    $rows = [];
+    foreach ($rt as $row) {
+        $cmds = [];
+        foreach ($row['commands'] as $cmd => $n) {
+            $cmds[] = ($n == 1 ? '' : fmt($n, 2) . '×') . $cmd;
+        }
+        $rows[] = [
+            $name($row), fmt($row['per_request']), implode(', ', $cmds), fmt($row['lua_per_request']),
+            ratio($row['per_request'], $rt_base('phpredis-off', $row['pattern'])),
+            ratio($row['per_request'], $rt_base('phpredis-lock', $row['pattern'])),
+        ];
+    }
+    $t1 = md_table(['configuration', 'round trips / request', 'client commands / request', 'run inside Lua', '× phpredis off', '× phpredis locking'], $rows);
+
+    // ---- 2. cycles
+    $cy = $R['cycles'];
+    $cy_base = fn (string $config, string $pattern) => row_of($cy, $config, $pattern)['median_us'] ?? NAN;
+    $rows = [];
+    foreach ($cy as $row) {
+        $check = $row['pattern'] === 'rac' ? 'read only' : (($row['counter'] ?? 0) . ' after ' . ($row['cycles'] + 20) . ' cycles');
+        $rows[] = [
+            $name($row), fmt($row['median_us'], 1), implode(' ', array_map(fn ($x) => fmt($x, 1), $row['us'])),
+            ratio($row['median_us'], $cy_base('phpredis-off', $row['pattern'])),
+            ratio($row['median_us'], $cy_base('phpredis-lock', $row['pattern'])),
+            $check . ($row['warnings'] ? ", {$row['warnings']} warnings" : ''),
+        ];
+    }
+    $t2 = md_table(['configuration', 'µs / cycle (median)', 'each run', '× phpredis off', '× phpredis locking', 'counter check'], $rows);
+
+    // ---- 3. wrk
+    $wk = $R['wrk'];
+    $wk_base = fn (string $config, string $pattern) => row_of($wk, $config, $pattern)['rps'] ?? NAN;
+    $rows = [];
+    foreach ($wk as $row) {
+        $rows[] = [
+            $name($row), fmt($row['rps'], 0), fmt($row['p50_ms']), fmt($row['p99_ms']),
+            ratio($row['rps'], $wk_base('phpredis-off', $row['pattern'])),
+            ratio($row['rps'], $wk_base('phpredis-lock', $row['pattern'])),
+            "{$row['errors']} / {$row['non2xx']}",
+        ];
+    }
+    $t3 = md_table(['configuration', 'req/s', 'p50 ms', 'p99 ms', 'req/s × phpredis off', 'req/s × phpredis locking', 'socket errors / non-2xx'], $rows);
+
+    // ---- 4. parallel AJAX
+    $rows = [];
+    foreach ($R['ajax'] as $row) {
+        $rows[] = [
+            $name($row), fmt($row['wall']), fmt($row['single']), ratio($row['wall'], $row['single']),
+            "{$row['kept']}/{$row['n']}", (string) $row['lost'], (string) $row['silent'],
+        ];
+    }
+    $t4 = md_table(['configuration', 'N=10 wall s', 'one request alone s', 'N=10 / one', 'writes kept', 'lost', 'lost silently'], $rows);
+
+    // ---- 5. handoff and readers
+    $rows = [];
+    foreach ($R['handoff'] as $config => $h) {
+        $rows[] = [$label($config), fmt($h['p50_ms'], 3), fmt($h['p99_ms'], 3), fmt($h['close_p50_ms'], 3), "{$h['rounds']} / {$h['failed']}"];
+    }
+    $t5 = md_table(['configuration', 'handoff p50 ms', 'handoff p99 ms', "holder's session_write_close() p50 ms", 'rounds / failed'], $rows);
+    $rows = [];
+    foreach ($R['readers'] as $config => $r) {
+        $held = $r['blocked_ms'] !== null ? sprintf('blocked %s ms until the writer let go', fmt($r['blocked_ms'], 0)) : fmt($r['held_us'], 1);
+        $rows[] = [
+            $label($config, 'rac'), fmt($r['free_us'], 1), $held,
+            $r['blocked_ms'] !== null ? 'n/a' : ratio($r['held_us'], $r['free_us']),
+            $r['warnings'] ? "{$r['warnings']}: " . $r['warning'] : '0',
+        ];
+    }
+    $t5b = md_table(['reader', 'µs / read alone', 'µs / read while a writer holds the lock', 'held / alone', 'warnings'], $rows);
+
+    // ---- 6. lost updates
+    $rows = [];
+    foreach ($R['ajax'] as $a) {
+        $inc = row_of($R['lost'], $a['config'], $a['pattern'], ['op' => 'inc']);
+        $key = row_of($R['lost'], $a['config'], $a['pattern'], ['op' => 'key']);
+        if (!$inc || !$key) {
+            continue;
+        }
+        $rows[] = [
+            $name($a),
+            "{$inc['kept']}/20", (string) $inc['refused'], (string) $inc['silent'],
+            "{$key['kept']}/20", (string) $key['refused'], (string) $key['silent'],
+        ];
+    }
+    $t6 = md_table(['configuration', 'increments kept', 'reported (warning/false)', 'lost silently', 'distinct keys kept', 'reported', 'lost silently'], $rows);
+
+    // ---- targets
+    $targets = [];
+    $why = [];
+    $target = function (string $what, string $measured, bool $met, string $explain = '') use (&$targets, &$why) {
+        $targets[] = [$what, $measured, $met ? 'met' : '**MISSED**'];
+        if (!$met && $explain !== '') {
+            $why[] = "- **$what** — $explain";
+        }
+    };
+    $rr_lock_rt = $rt_base('rr-locked', '');
+    $rr_rac_rt = $rt_base('rr-locked', 'rac');
+    $target(
+        'round trips per locked request = 2',
+        sprintf('%s (phpredis locking: %s)', fmt($rr_lock_rt), fmt($rt_base('phpredis-lock', ''))),
+        $rr_lock_rt <= 2.0,
+        'the MONITOR breakdown in table 1 lists the extra commands.'
+    );
+    $target(
+        'round trips per read_and_close = 1',
+        sprintf('%s (phpredis locking: %s)', fmt($rr_rac_rt), fmt($rt_base('phpredis-lock', 'rac'))),
+        $rr_rac_rt <= 1.0,
+        'the MONITOR breakdown in table 1 lists the extra commands.'
+    );
+    $c_lock = $cy_base('rr-locked', '');
+    $c_off = $cy_base('phpredis-off', '');
+    $target(
+        'locked rustredis cycle ≤ phpredis cycle with locking off',
+        sprintf('%s µs vs %s µs (%s)', fmt($c_lock, 1), fmt($c_off, 1), ratio($c_lock, $c_off)),
+        $c_lock <= $c_off,
+        sprintf(
+            'a locked cycle is two Lua scripts (EVALSHA acquire+read, EVALSHA write+release) where phpredis without locking sends a plain GET and SETEX; rustredis with locking off costs %s µs and phpredis with a persistent connection %s µs in the same run.',
+            fmt($cy_base('rr-off', ''), 1),
+            fmt($cy_base('phpredis-off-p', ''), 1)
+        )
+    );
+    $w_lock = $wk_base('rr-locked', '');
+    $w_off = $wk_base('phpredis-off', '');
+    $target(
+        'php-fpm throughput, rustredis locked ≥ phpredis without locking',
+        sprintf('%s vs %s req/s (%s)', fmt($w_lock, 0), fmt($w_off, 0), ratio($w_lock, $w_off)),
+        $w_lock >= $w_off,
+        sprintf(
+            'wrk, nginx, php-fpm and Redis share %s cores, so the run is CPU-bound on PHP itself and differences of a few per cent are within run-to-run noise; rustredis with locking off reached %s req/s.',
+            trim((string) shell_exec('nproc')),
+            fmt($wk_base('rr-off', ''), 0)
+        )
+    );
+    $rd = $R['readers']['rr-locked'] ?? null;
+    $rd_ok = $rd && $rd['blocked_ms'] === null && $rd['held_us'] <= 1.05 * $rd['free_us'] && $rd['warnings'] === 0;
+    $target(
+        'read_and_close reader not slowed by a writer holding the lock (≤ ×1.05)',
+        $rd ? ($rd['blocked_ms'] !== null ? 'blocked' : sprintf('%s vs %s µs (%s)', fmt($rd['held_us'], 1), fmt($rd['free_us'], 1), ratio($rd['held_us'], $rd['free_us']))) : 'n/a',
+        $rd_ok,
+        'a read_and_close read is one GET that never looks at the lock, so a difference here is scheduling noise of the 2-core machine (the writer is an idle process holding a key), not waiting.'
+    );
+    $opt_run = row_of($R['ajax'], 'rr-optimistic');
+    $target(
+        'optimistic N=10 parallel ≤ ×1.3 one request, all 10 writes kept',
+        $opt_run ? sprintf('%s s vs %s s (%s), kept %d/10', fmt($opt_run['wall']), fmt($opt_run['single']), ratio($opt_run['wall'], $opt_run['single']), $opt_run['kept']) : 'n/a',
+        $opt_run && $opt_run['wall'] <= 1.3 * $opt_run['single'] && $opt_run['kept'] === 10,
+        'see table 4.'
+    );
+    $hf = $R['handoff']['files'] ?? null;
+    $hr = $R['handoff']['rr-locked'] ?? null;
+    $target(
+        'lock handoff no slower than files (p50 ≤ files p50, or ≤ 1 ms)',
+        ($hr && $hf) ? sprintf('p50 %s ms, p99 %s ms (files: p50 %s ms, p99 %s ms)', fmt($hr['p50_ms'], 3), fmt($hr['p99_ms'], 3), fmt($hf['p50_ms'], 3), fmt($hf['p99_ms'], 3)) : 'n/a',
+        $hr && $hf && $hr['failed'] === 0 && $hr['p50_ms'] <= max($hf['p50_ms'], 1.0),
+        'files hands the lock over inside the kernel (flock wake-up); the rustredis waiter is parked in BLPOP and needs the release script, the BLPOP reply and one more acquire+read script, each a loopback round trip.'
+    );
+    $lost_rows = [];
+    foreach ($R['lost'] as $l) {
+        if (in_array($l['config'], ['rr-locked', 'rr-optimistic'], true)) {
+            $bad = $l['config'] === 'rr-optimistic' && $l['op'] === 'inc' ? $l['silent'] : $l['lost'];
+            if ($bad > 0) {
+                $lost_rows[] = sprintf('%s, %s: %d of 20 lost (%d reported)', $label($l['config'], $l['pattern']), $l['op'] === 'inc' ? 'increments' : 'distinct keys', $l['lost'], $l['refused']);
+            }
+        }
+    }
+    $silent_inc = row_of($R['lost'], 'rr-optimistic', '', ['op' => 'inc']);
+    $target(
+        'zero lost updates in every rustredis locked or optimistic mode (optimistic increments: conflicts reported, none silent)',
+        $lost_rows ? implode('; ', $lost_rows) : 'none lost',
+        !$lost_rows,
+        ($silent_inc && $silent_inc['silent'] > 0)
+            ? 'optimistic increments: every request read counter=N and wrote counter=N+1, so a later writer finds the store already holding exactly its own value for that key. The three-way merge takes "both sides made the same change" as agreement (merge.rs: `m == t → m`), writes, and reports success: the increments collapse into one and no warning or false return tells the request. A read-modify-write of one key needs a conflict whenever the base differs, even if the values agree (or use rustredis.locking=on for such keys).'
+            : 'see table 6.'
+    );
+
+    $targets_table = md_table(['target', 'measured in this run', 'verdict'], $targets);
+    $why_text = $why ? "Where a target is missed, and why:\n\n" . implode("\n", $why) . "\n" : "Every target is met in this run.\n";
+    $seconds = fmt($R['seconds'], 0);
+    $m = machine();
+    $machine = '';
+    foreach ($m as $k => $v) {
+        $machine .= "- $k: $v\n";
+    }
+    $cmd = getenv('RR_COMMAND') ?: 'bench/run.sh';
+    $lock_defaults = rr_phpredis_lock_settings();
+    $doc = <<<MD
+# rustredis benchmark results
+
+Measured in one run of `$cmd` (all figures below come from that run; it took $seconds s).
+
+$machine
+Configurations (all Redis ones use the same save_path `tcp://127.0.0.1:PORT?prefix=PHPREDIS_SESSION:`
+on a private redis-server; `files` uses a temp dir):
+
+- **phpredis off**: phpredis with `redis.session.locking_enabled=0` (its default), one new connection per request.
+- **phpredis off, persistent=1**: the same with `&persistent=1` in the save_path (connection reused).
+- **phpredis locking, default wait**: `redis.session.locking_enabled=1` and phpredis's own defaults
+  ($lock_defaults): a waiter gives up after about 20 ms and goes on without the lock.
+- **phpredis locking, tuned wait**: `locking_enabled=1`, `lock_wait_time=20000` µs, `lock_retries=500`
+  (polls every 20 ms for up to 10 s).
+- **rustredis**: `rustredis.locking=on` (lock per request), `off` (last write wins), `optimistic`
+  (no lock, key-by-key merge); "read_and_close" rows use `session_start(['read_and_close' => true])`.
+  In the parallel-AJAX and lost-update tables the read_and_close row does the slow part after a
+  read_and_close and then calls `session_start()` again just to write, so the lock is held only for the write.
+
+## Targets
+
+$targets_table
+$why_text
+## 1. Redis round trips per request
+
+Counted by Redis itself: `MONITOR` during {$o['rt_requests']} sequential requests of one existing session
+through nginx + php-fpm after a warm-up; commands run inside Lua scripts (`[0 lua]` lines) are
+listed separately and are not round trips. Write requests open the session, increment a counter
+and close it; read_and_close requests only read.
+
+$t1
+## 2. µs per session cycle (php CLI loop)
+
+One php process per row: `session_start()`, `\$_SESSION['counter']++`, `session_write_close()`
+(read_and_close rows: `session_start(['read_and_close' => true])` only), {$o['runs']} runs of
+{$o['cycles']} cycles after 20 warm-up cycles; the median run is shown. "Counter check" is the
+counter read back afterwards (it must equal the number of cycles).
+
+$t2
+## 3. php-fpm + nginx throughput (wrk)
+
+`wrk -t2 -c{$o['wrk_connections']} -d{$o['wrk_seconds']}s --latency` per row after a 1 s warm-up, with
+`bench/sessions.lua` sending a different session cookie on every request (2000 sessions per
+thread); php-fpm has 24 static workers. Write rows: `ajax.php?ms=0&op=inc` (open, increment,
+close); read_and_close rows: `state.php?do=show` (read only). wrk, nginx, php-fpm and Redis all run
+on the same machine.
+
+$t3
+## 4. Parallel AJAX: 10 requests × 300 ms on one session
+
+One session, 10 requests fired at once; each sleeps 300 ms (the slow back end) and writes one key
+of its own. "One request alone" is the same request with nothing in parallel.
+
+$t4
+## 5. Lock handoff
+
+A holder process takes a session's lock; a waiter process calls `session_start()` on the same
+session and blocks; 5 ms later the holder calls `session_write_close()`. Handoff = waiter's
+`session_start()` returning minus the holder's call to `session_write_close()` (so it includes
+the holder's own write), {$o['handoff_rounds']} rounds, fresh session each round.
+
+$t5
+read_and_close readers while a writer holds the lock of the same session (median µs per read over
+{$o['runs']} runs of 200 reads; the writer lets go after about 3 s at the latest):
+
+$t5b
+## 6. Lost updates
+
+20 parallel php-fpm requests on one session, each taking 50 ms: "increments" all do
+`\$_SESSION['counter']++` (20 expected), "distinct keys" each write a key of their own (20
+expected). Reported = the request saw `session_write_close()` return false or a warning while
+closing; lost silently = neither kept nor reported.
+
+$t6
+MD;
+    file_put_contents(__DIR__ . '/RESULTS.md', $doc);
+    echo $doc;
+}

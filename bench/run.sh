@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# rustredis benchmark: rustredis (locked, off, read_and_close, optimistic) against phpredis from
+# Debian (locking off, locking on at its defaults, locking on tuned to wait) and PHP's files
+# handler, side by side in one run. Prints the tables and writes bench/RESULTS.md.
+#
+#   bench/run.sh
+#
+# Knobs (environment): BENCH_WRK_SECONDS (8), BENCH_WRK_CONNECTIONS (16), BENCH_CYCLES (1000),
+# BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100). Takes about 4 minutes on 2 cores.
+#
+# Redis, php-fpm and nginx are private copies on free 127.0.0.1 ports (configs in a temp dir),
+# started here and stopped on exit; system services are never touched. Not run by CI.
+set -euo pipefail
+
+# shellcheck source=scripts/lib-servers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib-servers.sh"
+
+rr_ensure_runtime wrk
+# Always build when cargo is there (a no-op when nothing changed), so the figures are for src/ as it is.
+[ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+if command -v cargo >/dev/null; then RR_REBUILD=1; fi
+rr_ensure_extension
+
+trap rr_stop_servers EXIT
+trap 'exit 130' INT TERM
+rr_make_tmp
+rr_start_redis
+rr_start_fpm 24
+rr_start_nginx "$RR_ROOT/scripts/demo-www"
+
+RR_COMMAND="bench/run.sh" rr_php "$RR_ROOT/bench/bench.php"

@@ -1,0 +1,56 @@
+--TEST--
+When the lock wait budget runs out: fail with a clear warning (default), or read-only without writing (on_lock_timeout=readonly)
+--FILE--
+<?php
+require __DIR__ . '/common.inc';
+rr_setup(['rustredis.lock_wait_ms' => '300']);
+ob_start();
+session_start();
+$id = session_id();
+$_SESSION['v'] = 'committed';
+session_write_close();
+$holder = rr_spawn('
+    session_id(' . var_export($id, true) . ');
+    session_start();
+    rr_cmd("SET", rr_key("locked"), "1");
+    for ($i = 0; $i < 2000 && !rr_cmd("EXISTS", rr_key("release")); $i++) usleep(10000);
+    session_write_close();
+');
+for ($i = 0; $i < 1000 && !rr_cmd('EXISTS', rr_key('locked')); $i++) usleep(10000);
+
+echo "-- fail (default)\n";
+session_id($id);
+var_dump(session_start());
+var_dump(session_status() === PHP_SESSION_NONE);
+
+echo "-- readonly\n";
+ini_set('rustredis.on_lock_timeout', 'readonly');
+session_id($id);
+var_dump(session_start());
+var_dump($_SESSION['v']);
+$_SESSION['v'] = 'lost?';
+session_write_close();
+
+rr_cmd('SET', rr_key('release'), '1');
+rr_wait($holder);
+var_dump(rr_cmd('GET', rr_key($id)));
+echo preg_replace(['/ in \S+ on line \d+/', '/after \d+ ms/', '/\(path: [^)]*\)/'], ['', 'after N ms', '(path: …)'], ob_get_clean());
+?>
+--EXPECTF--
+-- fail (default)
+
+Warning: session_start(): rustredis: gave up waiting for the session lock after N ms (rustredis.lock_wait_ms); another request of this session still holds it
+
+Warning: session_start(): Failed to read session data: rustredis (path: …)
+bool(false)
+bool(true)
+-- readonly
+
+Warning: session_start(): rustredis: gave up waiting for the session lock after N ms (rustredis.lock_wait_ms); another request of this session still holds it; continuing read-only (rustredis.on_lock_timeout=readonly): changes made by this request will not be saved
+bool(true)
+string(9) "committed"
+
+Warning: session_write_close(): rustredis: write skipped: the session was opened read-only after a lock timeout (rustredis.on_lock_timeout=readonly)
+
+Warning: session_write_close(): Failed to write session data (rustredis). Please verify that the current setting of session.save_path is correct (%s)
+string(18) "v|s:9:"committed";"
