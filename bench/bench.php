@@ -54,8 +54,7 @@ function redis_cmd(string ...$args): string
 /** Starts a child process; returns [process, stdin, stdout]. stderr goes to ours. */
 function spawn(array $command): array
 {
-    $env = getenv();
-    $env['PHP_INI_SCAN_DIR'] = '';
+    $env = getenv(); // PHP_INI_SCAN_DIR included: the benchmark's php.ini only, no conf.d
     $proc = proc_open($command, [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => STDERR], $pipes, null, $env);
     if (!is_resource($proc)) {
         throw new RuntimeException('cannot start ' . implode(' ', $command));

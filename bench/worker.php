@@ -26,6 +26,12 @@ ini_set('session.use_cookies', '0');
 ini_set('session.use_only_cookies', '0');
 ini_set('session.cache_limiter', '');
 
+/** microtime(true) with all its digits (string interpolation would keep only 100 µs). */
+function now(): string
+{
+    return sprintf('%.6f', microtime(true));
+}
+
 function say(string $line): void
 {
     fwrite(STDOUT, $line . "\n");
@@ -81,11 +87,11 @@ switch ($role) {
                 session_id($words[1]);
                 session_start();
                 $_SESSION['holder'] = microtime(true);
-                say('locked ' . microtime(true));
+                say('locked ' . now());
             } elseif ($words[0] === 'release') {
-                $t0 = microtime(true);
+                $t0 = now();
                 session_write_close();
-                say("released $t0 " . microtime(true));
+                say("released $t0 " . now());
             }
         }
         break;
@@ -97,7 +103,7 @@ switch ($role) {
                 say('waiting');
                 session_id($words[1]);
                 session_start();
-                $acquired = microtime(true);
+                $acquired = now();
                 $_SESSION['waiter'] = $acquired;
                 session_write_close();
                 say("acquired $acquired " . count($warnings));

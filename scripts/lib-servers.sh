@@ -69,7 +69,8 @@ rr_ensure_extension() {
 rr_make_tmp() {
     RR_TMP=$(mktemp -d "${TMPDIR:-/tmp}/rustredis-XXXXXX")
     chmod 755 "$RR_TMP"
-    mkdir -p "$RR_TMP/sessions" "$RR_TMP/logs"
+    # conf.d stays empty: PHP_INI_SCAN_DIR points there so /etc/php/*/conf.d is not read.
+    mkdir -p "$RR_TMP/sessions" "$RR_TMP/logs" "$RR_TMP/conf.d"
 }
 
 # Succeeds when something accepts TCP connections on 127.0.0.1:$1.
@@ -120,7 +121,7 @@ EOF
 rr_redis() { redis-cli -p "$RR_REDIS_PORT" "$@"; }
 
 # The php.ini every PHP we start uses (php-fpm and CLI alike): phpredis, rustredis and opcache
-# loaded explicitly, no scan of /etc/php/*/conf.d (PHP_INI_SCAN_DIR is emptied by rr_php).
+# loaded explicitly, no scan of /etc/php/*/conf.d (PHP_INI_SCAN_DIR points to an empty dir).
 rr_write_php_ini() {
     local extdir
     extdir=$(php -n -r 'echo ini_get("extension_dir");')
@@ -146,7 +147,7 @@ rr_write_php_ini() {
 
 # php CLI with the same ini as php-fpm and the environment the PHP side reads.
 rr_php() {
-    PHP_INI_SCAN_DIR= RR_PHP_INI=$RR_TMP/php.ini RR_REDIS_PORT=$RR_REDIS_PORT RR_FILES_DIR=$RR_TMP/sessions \
+    PHP_INI_SCAN_DIR=$RR_TMP/conf.d RR_PHP_INI=$RR_TMP/php.ini RR_REDIS_PORT=$RR_REDIS_PORT RR_FILES_DIR=$RR_TMP/sessions \
         RR_HTTP_PORT=$RR_HTTP_PORT php -c "$RR_TMP/php.ini" "$@"
 }
 
@@ -176,7 +177,7 @@ clear_env = yes
 env[RR_REDIS_PORT] = $RR_REDIS_PORT
 env[RR_FILES_DIR] = $RR_TMP/sessions
 EOF
-    PHP_INI_SCAN_DIR= php-fpm8.2 $root_flag -F -c "$RR_TMP/php.ini" -y "$RR_TMP/php-fpm.conf" &
+    PHP_INI_SCAN_DIR=$RR_TMP/conf.d php-fpm8.2 $root_flag -F -c "$RR_TMP/php.ini" -y "$RR_TMP/php-fpm.conf" &
     RR_PIDS+=($!)
     rr_wait_for "php-fpm" test -S "$RR_TMP/php-fpm.sock"
 }

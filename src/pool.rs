@@ -10,13 +10,68 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use redis::{
-    ConnectionAddr, ConnectionInfo, ConnectionLike, IntoConnectionInfo, RedisConnectionInfo,
+    ConnectionAddr, ConnectionInfo, ConnectionLike, ErrorKind, IntoConnectionInfo,
+    RedisConnectionInfo, RedisResult, Value,
 };
 
 use crate::config::{Endpoint, RedisTarget};
 
 pub type Pool = r2d2::Pool<RedisConnector>;
 pub type PooledConnection = r2d2::PooledConnection<RedisConnector>;
+
+/// A pooled connection that remembers when it can no longer be trusted.
+///
+/// redis-rs keeps a connection open after a read timeout, but the late reply may still arrive and
+/// would then be read as the answer to the next request's command. Any error that is not a plain
+/// Redis error reply (I/O, timeout, protocol) therefore retires the connection.
+pub struct RedisConnection {
+    inner: redis::Connection,
+    broken: bool,
+}
+
+impl RedisConnection {
+    fn track<T>(&mut self, result: RedisResult<T>) -> RedisResult<T> {
+        if let Err(err) = &result {
+            if err.is_io_error()
+                || err.is_timeout()
+                || err.is_connection_dropped()
+                || err.kind() == ErrorKind::Parse
+            {
+                self.broken = true;
+            }
+        }
+        result
+    }
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        let result = self.inner.req_packed_command(cmd);
+        self.track(result)
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        let result = self.inner.req_packed_commands(cmd, offset, count);
+        self.track(result)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.inner.check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        !self.broken && self.inner.is_open()
+    }
+}
 
 /// Opens connections with a connect timeout and sets the read/write timeouts on them, which the
 /// stock `redis::Client` manager does not do.
@@ -73,22 +128,25 @@ impl RedisConnector {
 }
 
 impl r2d2::ManageConnection for RedisConnector {
-    type Connection = redis::Connection;
+    type Connection = RedisConnection;
     type Error = redis::RedisError;
 
-    fn connect(&self) -> Result<redis::Connection, redis::RedisError> {
+    fn connect(&self) -> Result<RedisConnection, redis::RedisError> {
         let client = redis::Client::open(self.info.clone())?;
         let conn = client.get_connection_with_timeout(self.connect_timeout)?;
         conn.set_read_timeout(Some(self.read_timeout))?;
         conn.set_write_timeout(Some(self.read_timeout))?;
-        Ok(conn)
+        Ok(RedisConnection {
+            inner: conn,
+            broken: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut redis::Connection) -> Result<(), redis::RedisError> {
+    fn is_valid(&self, conn: &mut RedisConnection) -> Result<(), redis::RedisError> {
         redis::cmd("PING").query::<()>(conn)
     }
 
-    fn has_broken(&self, conn: &mut redis::Connection) -> bool {
+    fn has_broken(&self, conn: &mut RedisConnection) -> bool {
         !conn.is_open()
     }
 }

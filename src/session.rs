@@ -187,9 +187,22 @@ impl SessionHandler {
     }
 
     fn redis_error(&self, err: RedisError) -> SessionError {
+        let message = if err.is_timeout() {
+            let read_timeout = self
+                .save_path
+                .target
+                .read_timeout
+                .unwrap_or(self.settings.read_timeout);
+            format!(
+                "no reply within {} ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)",
+                read_timeout.as_millis()
+            )
+        } else {
+            err.to_string()
+        };
         SessionError::Redis {
             endpoint: self.endpoint.clone(),
-            message: err.to_string(),
+            message,
         }
     }
 
