@@ -41,16 +41,13 @@ function machine(): array
         $cpu = trim($m[1]);
     }
     $first_line = fn (string $cmd) => trim(explode("\n", trim((string) shell_exec($cmd)))[0] ?? '');
-    $root = dirname(__DIR__);
-    $commit = $first_line('git -C ' . escapeshellarg($root) . ' rev-parse --short HEAD 2>/dev/null');
-    $dirty = $first_line('git -C ' . escapeshellarg($root) . ' status --porcelain -- src Cargo.toml 2>/dev/null') !== '' ? ' (src/ has uncommitted changes)' : '';
     $mem = preg_match('/MemTotal:\s+(\d+)/', (string) @file_get_contents('/proc/meminfo'), $m) ? round($m[1] / 1048576, 1) . ' GiB' : 'unknown';
     return [
         'CPU' => "$cpu, nproc " . $first_line('nproc') . ", RAM $mem",
         'OS' => 'Debian ' . trim((string) @file_get_contents('/etc/debian_version')) . ', Linux ' . php_uname('r'),
         'PHP' => PHP_VERSION . ' (' . (PHP_ZTS ? 'ZTS' : 'NTS') . ', php-fpm + nginx ' . $first_line('nginx -v 2>&1 | sed "s|nginx version: nginx/||"') . ', opcache on in fpm)',
         'phpredis' => (phpversion('redis') ?: 'missing') . ' (Debian package php-redis)',
-        'rustredis' => (phpversion('rustredis') ?: 'missing') . ", commit $commit$dirty, cargo --release",
+        'rustredis' => (phpversion('rustredis') ?: 'missing') . ', ' . (getenv('RR_BUILD_INFO') ?: 'build unknown'),
         'Redis' => $first_line('redis-server --version'),
         'wrk' => $first_line('wrk --version 2>&1'),
     ];

@@ -6,7 +6,8 @@
 #   bench/run.sh
 #
 # Knobs (environment): BENCH_WRK_SECONDS (8), BENCH_WRK_CONNECTIONS (16), BENCH_CYCLES (1000),
-# BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100). Takes about 4 minutes on 2 cores.
+# BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100); RR_SO_GIVEN=path benchmarks an already built .so
+# instead of running cargo. Takes about 4 minutes on 2 cores.
 #
 # Redis, php-fpm and nginx are private copies on free 127.0.0.1 ports (configs in a temp dir),
 # started here and stopped on exit; system services are never touched. Not run by CI.
@@ -16,10 +17,20 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib-servers.sh"
 
 rr_ensure_runtime wrk
-# Always build when cargo is there (a no-op when nothing changed), so the figures are for src/ as it is.
-[ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
-if command -v cargo >/dev/null; then RR_REBUILD=1; fi
-rr_ensure_extension
+commit=$(git -C "$RR_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [ -n "${RR_SO_GIVEN:-}" ]; then
+    # RR_SO_GIVEN=/path/to/librustredis.so benchmarks that build as it is (no cargo).
+    RR_SO=$RR_SO_GIVEN
+    [ -f "$RR_SO" ] || rr_die "RR_SO_GIVEN=$RR_SO does not exist"
+    export RR_BUILD_INFO="given as RR_SO_GIVEN=$RR_SO"
+else
+    # Build when cargo is there (a no-op when nothing changed), so the figures are for src/ as it is.
+    [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+    if command -v cargo >/dev/null; then RR_REBUILD=1; fi
+    rr_ensure_extension
+    dirty=$(git -C "$RR_ROOT" status --porcelain -- src Cargo.toml Cargo.lock build.rs 2>/dev/null)
+    export RR_BUILD_INFO="cargo build --release of commit $commit${dirty:+ plus uncommitted changes in src/}"
+fi
 
 trap rr_stop_servers EXIT
 trap 'exit 130' INT TERM
