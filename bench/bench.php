@@ -11,6 +11,8 @@ require __DIR__ . '/report.php';
 const WORKER = __DIR__ . '/worker.php';
 
 $started = microtime(true);
+$loadavg = fn () => implode(' ', array_slice(explode(' ', (string) file_get_contents('/proc/loadavg')), 0, 3));
+$load_start = $loadavg();
 $http = (int) rr_env('RR_HTTP_PORT');
 $redis_port = (int) rr_env('RR_REDIS_PORT');
 $opt = [
@@ -368,4 +370,5 @@ foreach ($lost_cases as [$config, $pattern]) {
 }
 
 $R['seconds'] = microtime(true) - $started;
+$R['load'] = [$load_start, $loadavg()];
 write_report($R, $label);
