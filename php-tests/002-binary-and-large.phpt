@@ -1,5 +1,5 @@
 --TEST--
-Session data is binary-safe: NUL bytes, 8-bit bytes and more than 1 MB
+Session data is binary-safe (NUL bytes, 8-bit bytes, more than 1 MB); data over rustredis.max_data_bytes is refused with a warning and the stored session is kept
 --FILE--
 <?php
 require __DIR__ . '/common.inc';
@@ -18,8 +18,24 @@ var_dump($_SESSION['binary'] === $binary);
 var_dump($_SESSION['big'] === $big);
 var_dump(strlen(rr_cmd('GET', rr_key($id))) > 1_500_000);
 session_write_close();
+
+ini_set('rustredis.max_data_bytes', '1000');
+session_id($id);
+session_start();
+$_SESSION = ['small' => 'x'];
+$_SESSION['too_big'] = str_repeat('y', 2000);
+ob_start();
+session_write_close();
+echo preg_replace('/ in \S+ on line \d+/', '', ob_get_clean());
+var_dump(strlen(rr_cmd('GET', rr_key($id))) > 1_500_000, rr_cmd('EXISTS', rr_key($id) . '_LOCK'));
 ?>
---EXPECT--
+--EXPECTF--
 bool(true)
 bool(true)
 bool(true)
+
+Warning: session_write_close(): rustredis: write skipped: session data is 2032 bytes, more than rustredis.max_data_bytes=1000
+
+Warning: session_write_close(): Failed to write session data (rustredis). %s
+bool(true)
+int(0)

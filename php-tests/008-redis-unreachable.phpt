@@ -20,7 +20,7 @@ echo preg_replace('/ in \S+ on line \d+/', '', ob_get_clean());
 ?>
 --EXPECTF--
 
-Warning: session_start(): rustredis: Redis at tcp://127.0.0.1:1 failed: timed out waiting for connection: Connection refused (os error 111)
+Warning: session_start(): rustredis: Redis at tcp://127.0.0.1:1 failed: Connection refused (os error 111)
 
 Warning: session_start(): Failed to read session data: rustredis (path: tcp://127.0.0.1:1?prefix=%s)
 bool(false)

@@ -38,7 +38,7 @@ rr_ensure_packages() {
         made_policy=1
     fi
     local rc=0
-    rr_as_root apt-get update -qq && DEBIAN_FRONTEND=noninteractive rr_as_root apt-get install -y -qq "${missing[@]}" || rc=$?
+    rr_as_root apt-get update -qq && rr_as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" || rc=$?
     [ "$made_policy" -eq 1 ] && rr_as_root rm -f "$policy"
     [ "$rc" -eq 0 ] || rr_die "apt-get install ${missing[*]} failed"
 }
@@ -89,15 +89,16 @@ rr_free_port() {
     rr_die "no free port found"
 }
 
-# Waits (bounded) until "$@" succeeds.
+# Waits (bounded, 15 s) until "$@" succeeds; on failure shows the end of the logs.
 rr_wait_for() {
     local what=$1 try
     shift
-    for try in $(seq 1 100); do
+    for try in $(seq 1 300); do
         "$@" >/dev/null 2>&1 && return 0
         sleep 0.05
     done
-    rr_die "$what did not come up (logs in $RR_TMP/logs)"
+    tail -n 5 "$RR_TMP"/logs/* >&2 2>/dev/null || true
+    rr_die "$what did not come up"
 }
 
 rr_start_redis() {
@@ -219,7 +220,7 @@ http {
     }
 }
 EOF
-    nginx -p "$RR_TMP/nginx" -c "$RR_TMP/nginx.conf" &
+    nginx -p "$RR_TMP/nginx" -e "$RR_TMP/logs/nginx-error.log" -c "$RR_TMP/nginx.conf" &
     RR_PIDS+=($!)
     rr_wait_for "nginx" rr_port_open "$RR_HTTP_PORT"
 }

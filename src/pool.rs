@@ -3,9 +3,16 @@
 //! php-fpm runs MINIT in the master and then forks workers, so nothing here connects until the
 //! first session of a process needs Redis. Each pool remembers the pid that built it; a process
 //! that finds pools built by its parent (fork) forgets them without dropping them, because their
-//! sockets are shared with the parent and their helper threads do not exist in the child.
+//! sockets are shared with the parent.
+//!
+//! A PHP worker runs one request at a time, so a pool is a small stack of idle connections: no
+//! helper threads (which would not survive a fork), and a failed connect fails at once, where a
+//! general-purpose pool such as r2d2 retries until its timeout even when Redis refuses the
+//! connection or the password, making every request of an outage wait.
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -15,9 +22,6 @@ use redis::{
 };
 
 use crate::config::{Endpoint, RedisTarget};
-
-pub type Pool = r2d2::Pool<RedisConnector>;
-pub type PooledConnection = r2d2::PooledConnection<RedisConnector>;
 
 /// A pooled connection that remembers when it can no longer be trusted.
 ///
@@ -73,8 +77,7 @@ impl ConnectionLike for RedisConnection {
     }
 }
 
-/// Opens connections with a connect timeout and sets the read/write timeouts on them, which the
-/// stock `redis::Client` manager does not do.
+/// Opens connections with a connect timeout and the read/write timeouts set.
 #[derive(Debug)]
 pub struct RedisConnector {
     info: ConnectionInfo,
@@ -127,11 +130,8 @@ impl RedisConnector {
     }
 }
 
-impl r2d2::ManageConnection for RedisConnector {
-    type Connection = RedisConnection;
-    type Error = redis::RedisError;
-
-    fn connect(&self) -> Result<RedisConnection, redis::RedisError> {
+impl RedisConnector {
+    fn connect(&self) -> RedisResult<RedisConnection> {
         let client = redis::Client::open(self.info.clone())?;
         let conn = client.get_connection_with_timeout(self.connect_timeout)?;
         conn.set_read_timeout(Some(self.read_timeout))?;
@@ -141,13 +141,62 @@ impl r2d2::ManageConnection for RedisConnector {
             broken: false,
         })
     }
+}
 
-    fn is_valid(&self, conn: &mut RedisConnection) -> Result<(), redis::RedisError> {
-        redis::cmd("PING").query::<()>(conn)
+/// Idle connections kept per target; one request uses one at a time, a few cover ZTS threads.
+const MAX_IDLE: usize = 4;
+
+struct PoolInner {
+    connector: RedisConnector,
+    idle: Mutex<Vec<RedisConnection>>,
+}
+
+/// A cheap handle to one target's connections.
+#[derive(Clone)]
+pub struct Pool(Arc<PoolInner>);
+
+impl Pool {
+    /// An idle connection, or a new one (bounded by the connect timeout, no retries).
+    pub fn get(&self) -> RedisResult<PooledConnection> {
+        let idle = self.0.idle.lock().pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.0.connector.connect()?,
+        };
+        Ok(PooledConnection {
+            conn: Some(conn),
+            pool: Arc::clone(&self.0),
+        })
     }
+}
 
-    fn has_broken(&self, conn: &mut RedisConnection) -> bool {
-        !conn.is_open()
+/// A connection on loan; it goes back to the pool when dropped, unless it is broken.
+pub struct PooledConnection {
+    conn: Option<RedisConnection>,
+    pool: Arc<PoolInner>,
+}
+
+impl Deref for PooledConnection {
+    type Target = RedisConnection;
+    fn deref(&self) -> &RedisConnection {
+        self.conn.as_ref().expect("present until drop")
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut RedisConnection {
+        self.conn.as_mut().expect("present until drop")
+    }
+}
+
+impl Drop for PooledConnection {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            let mut idle = self.pool.idle.lock();
+            if conn.is_open() && idle.len() < MAX_IDLE {
+                idle.push(conn);
+            }
+        }
     }
 }
 
@@ -177,7 +226,7 @@ pub fn pool_for(target: &RedisTarget, connect_timeout: Duration, read_timeout: D
     let pid = std::process::id();
     let mut guard = POOLS.lock();
     if guard.as_ref().is_some_and(|p| p.pid != pid) {
-        // Inherited through fork: the parent still owns these sockets and threads.
+        // Inherited through fork: the parent still owns these sockets.
         std::mem::forget(guard.take());
     }
     let process = guard.get_or_insert_with(|| ProcessPools {
@@ -188,15 +237,10 @@ pub fn pool_for(target: &RedisTarget, connect_timeout: Duration, read_timeout: D
         .pools
         .entry(key)
         .or_insert_with(|| {
-            r2d2::Pool::builder()
-                // One PHP worker runs one request at a time; a few spare slots cover ZTS builds.
-                .max_size(8)
-                .min_idle(Some(0))
-                // A PING per checkout would double the round trips; broken sockets are caught by
-                // has_broken, and a connection that died while idle is retried once by the store.
-                .test_on_check_out(false)
-                .connection_timeout(connect_timeout)
-                .build_unchecked(RedisConnector::new(target, connect_timeout, read_timeout))
+            Pool(Arc::new(PoolInner {
+                connector: RedisConnector::new(target, connect_timeout, read_timeout),
+                idle: Mutex::new(Vec::new()),
+            }))
         })
         .clone()
 }

@@ -31,13 +31,25 @@ const MAX_CREATE_ID_ATTEMPTS: usize = 3;
 pub enum SessionError {
     SavePath(String),
     InvalidId,
-    Redis { endpoint: String, message: String },
-    LockTimeout { waited: Duration },
+    /// PHP asked to write a session this handler never read (so there is no lock or base).
+    NotRead,
+    Redis {
+        endpoint: String,
+        message: String,
+    },
+    LockTimeout {
+        waited: Duration,
+    },
     LockLost,
     ReadOnly,
-    Conflict { keys: Vec<String> },
+    Conflict {
+        keys: Vec<String>,
+    },
     TooManyWriters,
-    TooLarge { size: usize, max: usize },
+    TooLarge {
+        size: usize,
+        max: usize,
+    },
     IdCollision,
 }
 
@@ -49,6 +61,11 @@ impl fmt::Display for SessionError {
                 f,
                 "session id rejected: it is empty, longer than 256 characters or contains characters other than \
                  A-Z, a-z, 0-9, ',' and '-'"
+            ),
+            SessionError::NotRead => write!(
+                f,
+                "write skipped: this request did not read that session id, so it holds no lock or base to \
+                 write against"
             ),
             SessionError::Redis { endpoint, message } => write!(f, "Redis at {endpoint} failed: {message}"),
             SessionError::LockTimeout { waited } => write!(
@@ -214,10 +231,7 @@ impl SessionHandler {
     ) -> SessionResult<T> {
         let mut attempt = 0;
         loop {
-            let mut conn = self.pool.get().map_err(|e| SessionError::Redis {
-                endpoint: self.endpoint.clone(),
-                message: e.to_string(),
-            })?;
+            let mut conn = self.pool.get().map_err(|e| self.redis_error(e))?;
             match op(&mut *conn) {
                 Err(err) if attempt == 0 && err.is_connection_dropped() && !err.is_timeout() => {
                     attempt += 1
@@ -352,6 +366,7 @@ impl SessionHandler {
         if self.active.as_ref().is_some_and(|a| a.id == id) {
             return Ok(true);
         }
+        self.forget_stale_prefetch()?;
         let keys = self.keys(id);
         match self.load(&keys, intent, true) {
             Ok(None) => Ok(false),
@@ -383,6 +398,7 @@ impl SessionHandler {
         intent: ReadIntent,
         ttl: Duration,
     ) -> SessionResult<Vec<u8>> {
+        self.forget_stale_prefetch()?;
         for _ in 0..MAX_CREATE_ID_ATTEMPTS {
             let Some(id) = generate().filter(|id| is_valid_session_id(id)) else {
                 continue;
@@ -448,6 +464,14 @@ impl SessionHandler {
         Ok(data)
     }
 
+    /// Drops a prefetched read that is about to be replaced, giving back its lock.
+    fn forget_stale_prefetch(&mut self) -> SessionResult<()> {
+        match self.prefetched.take() {
+            Some(prefetched) => self.forget_prefetched(prefetched),
+            None => Ok(()),
+        }
+    }
+
     /// A prefetched read PHP did not go on to use (it read another id): give back its lock.
     fn forget_prefetched(&mut self, prefetched: Prefetched) -> SessionResult<()> {
         if let Ok((Access::Locked(token), _)) = prefetched.result {
@@ -486,8 +510,7 @@ impl SessionHandler {
             });
         }
         let Some(active) = self.active_for(id) else {
-            // PHP writes only ids it read; an id we never read has no base to write against.
-            return Err(SessionError::InvalidId);
+            return Err(SessionError::NotRead);
         };
         let keys = active.keys.clone();
         let access = std::mem::replace(&mut active.access, Access::Done);
@@ -576,7 +599,7 @@ impl SessionHandler {
     /// session.lazy_write with unchanged data: renew the TTL and release, in one round trip.
     pub fn update_timestamp(&mut self, id: &[u8], ttl: Duration) -> SessionResult<()> {
         let Some(active) = self.active_for(id) else {
-            return Err(SessionError::InvalidId);
+            return Err(SessionError::NotRead);
         };
         let keys = active.keys.clone();
         let access = std::mem::replace(&mut active.access, Access::Done);
@@ -630,12 +653,8 @@ impl SessionHandler {
 
     /// Every path ends here (abort, read_and_close, errors): give back whatever lock is still ours.
     pub fn close(&mut self) -> SessionResult<()> {
-        let prefetched = self.prefetched.take();
         self.reserved_id = None;
         let released = self.release_active();
-        match prefetched {
-            Some(prefetched) => released.and(self.forget_prefetched(prefetched)),
-            None => released,
-        }
+        released.and(self.forget_stale_prefetch())
     }
 }
