@@ -13,6 +13,21 @@ const WORKER = __DIR__ . '/worker.php';
 $started = microtime(true);
 $loadavg = fn () => implode(' ', array_slice(explode(' ', (string) file_get_contents('/proc/loadavg')), 0, 3));
 $load_start = $loadavg();
+
+/** Median µs of a Redis PING from PHP (phpredis): how fast a loopback round trip is right now. */
+function ping_us(int $port): ?float
+{
+    $redis = new Redis();
+    $redis->connect('127.0.0.1', $port, 2.0);
+    $xs = [];
+    for ($i = 0; $i < 2000; $i++) {
+        $t = hrtime(true);
+        $redis->ping();
+        $xs[] = (hrtime(true) - $t) / 1e3;
+    }
+    $redis->close();
+    return median($xs);
+}
 $http = (int) rr_env('RR_HTTP_PORT');
 $redis_port = (int) rr_env('RR_REDIS_PORT');
 $opt = [
@@ -29,15 +44,16 @@ function say(string $line): void
     fwrite(STDERR, $line . "\n");
 }
 
-function median(array $xs): float
+// A figure that could not be measured is null (never 0), and shows as n/a.
+function median(array $xs): ?float
 {
     return percentile($xs, 50);
 }
 
-function percentile(array $xs, float $p): float
+function percentile(array $xs, float $p): ?float
 {
     if (!$xs) {
-        return NAN;
+        return null;
     }
     sort($xs);
     $rank = $p / 100 * (count($xs) - 1);
@@ -64,9 +80,37 @@ function spawn(array $command): array
     return [$proc, $pipes[0], $pipes[1]];
 }
 
+/**
+ * Latency sections run php and redis-server pinned to one CPU. On a small VM a process waking
+ * another on an idle vCPU waits for that vCPU to come out of halt, which costs more than the
+ * session work and varies from run to run; on one CPU each round trip is two context switches,
+ * so the figures measure the handlers, not the hypervisor. BENCH_PIN_CPU=off disables this.
+ */
+$pin_cpu = null;
+
+/** BENCH_SECTIONS="2 5" runs only those sections (for work on the benchmark; no report is written). */
+function want(int $section): bool
+{
+    $only = trim((string) getenv('BENCH_SECTIONS'));
+    return $only === '' || ($section > 0 && in_array((string) $section, preg_split('/[\s,]+/', $only), true));
+}
+
+function pin(bool $on): void
+{
+    global $pin_cpu;
+    $cpu = getenv('BENCH_PIN_CPU') ?: (string) max(0, (int) shell_exec('nproc') - 1);
+    $pin_cpu = ($on && $cpu !== 'off' && (int) shell_exec('nproc') > 1) ? $cpu : null;
+    $redis_pid = (int) (preg_match('/process_id:(\d+)/', redis_cmd('INFO', 'server'), $m) ? $m[1] : 0);
+    if ($redis_pid > 0) {
+        shell_exec(sprintf('taskset -pc %s %d >/dev/null 2>&1', escapeshellarg($pin_cpu ?? '0-' . ((int) shell_exec('nproc') - 1)), $redis_pid));
+    }
+}
+
 function php_worker(string ...$args): array
 {
-    return spawn([PHP_BINARY, '-c', rr_env('RR_PHP_INI'), WORKER, ...$args]);
+    global $pin_cpu;
+    $taskset = $pin_cpu === null ? [] : ['taskset', '-c', $pin_cpu];
+    return spawn([...$taskset, PHP_BINARY, '-c', rr_env('RR_PHP_INI'), WORKER, ...$args]);
 }
 
 /** One line from $pipe within $timeout seconds, or null. */
@@ -125,11 +169,18 @@ function run_cycles(string $config, string $pattern, string $sid, int $cycles, i
 
 $configs = rr_configs();
 $label = fn (string $config, string $pattern = '') => $configs[$config]['label'] . ($pattern === 'rac' ? ', read_and_close' : '');
-$R = ['opt' => $opt, 'labels' => array_map(fn ($c) => $c['label'], $configs)];
+$R = [
+    'ping_us' => [ping_us($redis_port)],
+    'pinned_cpu' => getenv('BENCH_PIN_CPU') ?: 'last',
+    'opt' => $opt,
+    'labels' => array_map(fn ($c) => $c['label'], $configs),
+    'phpredis_lock_defaults' => rr_phpredis_lock_settings(),
+];
 
 // ---------------------------------------------------------------------------------------------
 // 1. Redis commands per request, counted by Redis (MONITOR lines not issued from Lua)
 // ---------------------------------------------------------------------------------------------
+if (want(1)):
 say('== 1/6 Redis round trips per request (MONITOR)');
 $rt_cases = [
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''], ['rr-optimistic', 'rac'],
@@ -185,24 +236,47 @@ foreach ($rt_cases as [$config, $pattern]) {
     say(sprintf('   %-45s %.2f round trips/request', $label($config, $pattern), $client / $n));
 }
 
+endif;
+
 // ---------------------------------------------------------------------------------------------
 // 2. µs per session cycle in a php CLI loop
 // ---------------------------------------------------------------------------------------------
+if (want(2)):
 say('== 2/6 µs per session cycle (php CLI loop)');
+pin(true);
 $cycle_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-off', ''], ['rr-optimistic', ''],
     ['phpredis-off', 'rac'], ['phpredis-lock', 'rac'], ['rr-locked', 'rac'],
 ];
-foreach ($cycle_cases as [$config, $pattern]) {
-    $result = run_cycles($config, $pattern, rr_new_session_id('cy'), $opt['cycles'], $opt['runs'], 60);
-    $R['cycles'][] = ['config' => $config, 'pattern' => $pattern, 'median_us' => median($result['us'])] + $result;
-    say(sprintf('   %-45s %.1f µs (runs: %s)', $label($config, $pattern), median($result['us']), implode(' ', array_map(fn ($x) => round($x, 1), $result['us']))));
+// Rounds, each running every configuration once, so a slow spell of the machine hits them all alike.
+$cycle_results = [];
+for ($round = 0; $round < $opt['runs']; $round++) {
+    foreach ($cycle_cases as $k => [$config, $pattern]) {
+        $cycle_results[$k][] = run_cycles($config, $pattern, rr_new_session_id('cy'), $opt['cycles'], 1, 60);
+    }
 }
+foreach ($cycle_cases as $k => [$config, $pattern]) {
+    $us = array_merge(...array_column($cycle_results[$k], 'us'));
+    $R['cycles'][] = [
+        'config' => $config,
+        'pattern' => $pattern,
+        'median_us' => median($us),
+        'us' => $us,
+        // Fresh session each round: the counter must equal that round's 20 warm-up + measured cycles.
+        'counter_ok' => array_reduce($cycle_results[$k], fn ($ok, $r) => $ok && $r['counter'] === $r['cycles'] + 20, true),
+        'warnings' => array_sum(array_column($cycle_results[$k], 'warnings')),
+    ];
+    say(sprintf('   %-45s %.1f µs (runs: %s)', $label($config, $pattern), median($us), implode(' ', array_map(fn ($x) => round($x, 1), $us))));
+}
+
+pin(false);
+endif;
 
 // ---------------------------------------------------------------------------------------------
 // 3. php-fpm + nginx throughput under wrk, a different session per request
 // ---------------------------------------------------------------------------------------------
+if (want(3)):
 say("== 3/6 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
 
 function wrk_seconds(string $value, string $unit): float
@@ -220,7 +294,7 @@ function run_wrk(int $port, string $path, int $seconds, int $connections): array
         escapeshellarg("http://127.0.0.1:$port$path")
     );
     $out = (string) shell_exec($cmd);
-    $result = ['rps' => NAN, 'p50_ms' => NAN, 'p99_ms' => NAN, 'requests' => 0, 'errors' => 0, 'non2xx' => 0];
+    $result = ['rps' => null, 'p50_ms' => null, 'p99_ms' => null, 'requests' => 0, 'errors' => 0, 'non2xx' => 0];
     if (preg_match('/Requests\/sec:\s+([\d.]+)/', $out, $m)) {
         $result['rps'] = (float) $m[1];
     }
@@ -246,19 +320,40 @@ $wrk_cases = [
     ['rr-locked', ''], ['rr-off', ''], ['rr-optimistic', ''],
     ['phpredis-off', 'rac'], ['rr-locked', 'rac'],
 ];
-foreach ($wrk_cases as [$config, $pattern]) {
-    redis_cmd('FLUSHALL');
-    $path = $pattern === 'rac' ? "/state.php?do=show&c=$config" : "/ajax.php?c=$config&ms=0&op=inc";
-    run_wrk($http, $path, 1, $opt['wrk_connections']); // warm-up: workers, connections, sessions
-    $result = run_wrk($http, $path, $opt['wrk_seconds'], $opt['wrk_connections']);
-    $result['sessions_in_redis'] = (int) redis_cmd('DBSIZE');
+// Two passes over every configuration, each half the time, so drift of the machine hits all alike.
+$passes = 2;
+$pass_seconds = max(1, intdiv($opt['wrk_seconds'], $passes));
+$wrk_results = [];
+for ($pass = 0; $pass < $passes; $pass++) {
+    foreach ($wrk_cases as $k => [$config, $pattern]) {
+        redis_cmd('FLUSHALL');
+        $path = $pattern === 'rac' ? "/state.php?do=show&c=$config" : "/ajax.php?c=$config&ms=0&op=inc";
+        run_wrk($http, $path, 1, $opt['wrk_connections']); // warm-up: workers, connections, sessions
+        $wrk_results[$k][] = run_wrk($http, $path, $pass_seconds, $opt['wrk_connections']) + ['sessions_in_redis' => (int) redis_cmd('DBSIZE')];
+    }
+}
+$mean = fn (array $xs) => in_array(null, $xs, true) || !$xs ? null : array_sum($xs) / count($xs);
+foreach ($wrk_cases as $k => [$config, $pattern]) {
+    $runs = $wrk_results[$k];
+    $result = [
+        'rps' => $mean(array_column($runs, 'rps')),
+        'p50_ms' => $mean(array_column($runs, 'p50_ms')),
+        'p99_ms' => in_array(null, array_column($runs, 'p99_ms'), true) ? null : max(array_column($runs, 'p99_ms')),
+        'requests' => array_sum(array_column($runs, 'requests')),
+        'errors' => array_sum(array_column($runs, 'errors')),
+        'non2xx' => array_sum(array_column($runs, 'non2xx')),
+        'passes' => $runs,
+    ];
     $R['wrk'][] = ['config' => $config, 'pattern' => $pattern] + $result;
     say(sprintf('   %-45s %7.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d non-2xx %d', $label($config, $pattern), $result['rps'], $result['p50_ms'], $result['p99_ms'], $result['errors'], $result['non2xx']));
 }
 
+endif;
+
 // ---------------------------------------------------------------------------------------------
 // 4. The parallel-AJAX case: N = 10 requests of 300 ms on one session, vs one request alone
 // ---------------------------------------------------------------------------------------------
+if (want(4)):
 say('== 4/6 parallel AJAX, N = 10 × 300 ms on one session');
 $ajax_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -272,22 +367,31 @@ foreach ($ajax_cases as [$config, $pattern]) {
     say(sprintf('   %-45s %.2f s (one alone %.2f s), kept %d/10, lost %d (%d silently)', $label($config, $pattern), $run['wall'], $single['wall'], $run['kept'], $run['lost'], $run['silent']));
 }
 
+endif;
+
 // ---------------------------------------------------------------------------------------------
 // 5. Lock handoff: holder calls session_write_close() → waiter's session_start() returns
 // ---------------------------------------------------------------------------------------------
+if (want(5)):
+pin(true);
 say("== 5/6 lock handoff ({$opt['handoff_rounds']} rounds each)");
-foreach (['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait'] as $config) {
-    $holder = php_worker('holder', $config);
-    $waiter = php_worker('waiter', $config);
-    $handoff = [];
-    $close = [];
-    $failed = 0;
-    for ($round = 0; $round < $opt['handoff_rounds']; $round++) {
+// One holder and one waiter process per configuration; each round hands over once in every
+// configuration, so a slow spell of the machine hits them all alike.
+$handoff_configs = ['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait'];
+$pairs = [];
+foreach ($handoff_configs as $config) {
+    $pairs[$config] = [php_worker('holder', $config), php_worker('waiter', $config)];
+}
+$handoff = array_fill_keys($handoff_configs, []);
+$close = array_fill_keys($handoff_configs, []);
+$failed = array_fill_keys($handoff_configs, 0);
+for ($round = 0; $round < $opt['handoff_rounds']; $round++) {
+    foreach ($pairs as $config => [$holder, $waiter]) {
         $sid = rr_new_session_id('ho');
         fwrite($holder[1], "lock $sid\n");
         if (!str_starts_with((string) read_line($holder[2], 10), 'locked')) {
-            $failed++;
-            break;
+            $failed[$config]++;
+            continue;
         }
         fwrite($waiter[1], "wait $sid\n");
         read_line($waiter[2], 10); // "waiting": it is about to call session_start()
@@ -296,62 +400,93 @@ foreach (['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait'] as $confi
         $released = explode(' ', (string) read_line($holder[2], 10));
         $acquired = explode(' ', (string) read_line($waiter[2], 40));
         if (count($released) < 3 || count($acquired) < 3 || $acquired[2] !== '0') {
-            $failed++;
+            $failed[$config]++;
             continue;
         }
-        $handoff[] = ((float) $acquired[1] - (float) $released[1]) * 1000;
-        $close[] = ((float) $released[2] - (float) $released[1]) * 1000;
+        $handoff[$config][] = ((float) $acquired[1] - (float) $released[1]) * 1000;
+        $close[$config][] = ((float) $released[2] - (float) $released[1]) * 1000;
     }
+}
+foreach ($pairs as $config => [$holder, $waiter]) {
     finish($holder);
     finish($waiter);
     $R['handoff'][$config] = [
-        'p50_ms' => percentile($handoff, 50),
-        'p99_ms' => percentile($handoff, 99),
-        'close_p50_ms' => percentile($close, 50),
-        'rounds' => count($handoff),
-        'failed' => $failed,
+        'p50_ms' => percentile($handoff[$config], 50),
+        'p99_ms' => percentile($handoff[$config], 99),
+        'close_p50_ms' => percentile($close[$config], 50),
+        'rounds' => count($handoff[$config]),
+        'failed' => $failed[$config],
     ];
-    say(sprintf('   %-45s p50 %.3f ms  p99 %.3f ms  (%d rounds, %d failed)', $label($config), percentile($handoff, 50), percentile($handoff, 99), count($handoff), $failed));
+    say(sprintf('   %-45s p50 %.3f ms  p99 %.3f ms  (%d rounds, %d failed)', $label($config), percentile($handoff[$config], 50), percentile($handoff[$config], 99), count($handoff[$config]), $failed[$config]));
 }
 
 // read_and_close readers while a writer holds the lock of the same session
 say('== 5b/6 read_and_close readers while a writer holds the lock');
-foreach (['rr-locked', 'phpredis-off', 'phpredis-lock', 'files'] as $config) {
-    $sid = rr_new_session_id('rd');
-    $free = run_cycles($config, 'rac', $sid, 200, $opt['runs'], 20);
-    $holder = php_worker('holder', $config);
-    fwrite($holder[1], "lock $sid\n");
-    read_line($holder[2], 10);
-    // The reader runs while the lock is held; the holder lets go after 3 s at the latest, so a
-    // reader that blocks is measured as blocked instead of hanging the benchmark.
-    $reader = php_worker('cycle', $config, 'rac', $sid, '200', (string) $opt['runs'], '2.5');
-    $t0 = microtime(true);
-    $line = read_line($reader[2], 3.5);
-    $blocked_ms = null;
-    if ($line === null) {
-        fwrite($holder[1], "release\n");
-        $line = read_line($reader[2], 60);
-        $blocked_ms = (microtime(true) - $t0) * 1000;
-    } else {
-        fwrite($holder[1], "release\n");
-    }
-    read_line($holder[2], 10);
-    finish($reader);
-    finish($holder);
-    $held = json_decode((string) $line, true) ?: ['us' => [], 'warnings' => 0];
-    $R['readers'][$config] = [
-        'free_us' => median($free['us']),
-        'held_us' => median($held['us']),
-        'blocked_ms' => $blocked_ms,
-        'warnings' => $held['warnings'],
-        'warning' => $held['warning'] ?? null,
-    ];
-    say(sprintf('   %-45s alone %.1f µs, writer holding the lock %s', $label($config, 'rac'), median($free['us']), $blocked_ms !== null ? sprintf('blocked %.0f ms until the writer let go', $blocked_ms) : sprintf('%.1f µs', median($held['us']))));
+// Per round and configuration: 200 reads alone and 200 reads while a holder process keeps the
+// lock (alternating which comes first). The holder lets go after 3 s at the latest, so a reader
+// that blocks is measured as blocked instead of hanging the benchmark (and is not made to block
+// again in later rounds).
+$reader_configs = ['rr-locked', 'phpredis-off', 'phpredis-lock', 'files'];
+$readers = [];
+foreach ($reader_configs as $config) {
+    $readers[$config] = ['sid' => rr_new_session_id('rd'), 'holder' => php_worker('holder', $config), 'free' => [], 'held' => [], 'blocked_ms' => null, 'warnings' => 0, 'warning' => null];
 }
+$read_alone = function (string $config, array &$r): void {
+    $r['free'] = array_merge($r['free'], run_cycles($config, 'rac', $r['sid'], 200, 1, 20)['us']);
+};
+$read_held = function (string $config, array &$r): void {
+    if ($r['blocked_ms'] !== null) {
+        return;
+    }
+    fwrite($r['holder'][1], "lock {$r['sid']}\n");
+    read_line($r['holder'][2], 10);
+    $reader = php_worker('cycle', $config, 'rac', $r['sid'], '200', '1', '1.5');
+    $t0 = microtime(true);
+    $line = read_line($reader[2], 3.0);
+    fwrite($r['holder'][1], "release\n");
+    if ($line === null) {
+        $line = read_line($reader[2], 60);
+        $r['blocked_ms'] = (microtime(true) - $t0) * 1000;
+    }
+    read_line($r['holder'][2], 10);
+    finish($reader);
+    $held = json_decode((string) $line, true) ?: ['us' => [], 'warnings' => 0];
+    $r['held'] = array_merge($r['held'], $r['blocked_ms'] === null ? $held['us'] : []);
+    $r['warnings'] += $held['warnings'];
+    $r['warning'] ??= $held['warning'] ?? null;
+};
+for ($round = 0; $round < $opt['runs']; $round++) {
+    foreach ($readers as $config => &$r) {
+        // Alternate which goes first, so neither side always runs on a just-woken machine.
+        if ($round % 2 === 0) {
+            $read_alone($config, $r);
+            $read_held($config, $r);
+        } else {
+            $read_held($config, $r);
+            $read_alone($config, $r);
+        }
+    }
+    unset($r);
+}
+foreach ($readers as $config => $r) {
+    finish($r['holder']);
+    $R['readers'][$config] = [
+        'free_us' => median($r['free']),
+        'held_us' => median($r['held']),
+        'blocked_ms' => $r['blocked_ms'],
+        'warnings' => $r['warnings'],
+        'warning' => $r['warning'],
+    ];
+    say(sprintf('   %-45s alone %.1f µs, writer holding the lock %s', $label($config, 'rac'), median($r['free']), $r['blocked_ms'] !== null ? sprintf('blocked %.0f ms until the writer let go', $r['blocked_ms']) : sprintf('%.1f µs', median($r['held']))));
+}
+
+pin(false);
+endif;
 
 // ---------------------------------------------------------------------------------------------
 // 6. Lost updates: 20 parallel increments of one counter, 20 parallel distinct-key writes
 // ---------------------------------------------------------------------------------------------
+if (want(6)):
 say('== 6/6 lost updates (20 parallel fpm requests, 50 ms each)');
 $lost_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -369,6 +504,15 @@ foreach ($lost_cases as [$config, $pattern]) {
     }
 }
 
+endif;
+
+if (!want(0)) {
+    say('partial run (BENCH_SECTIONS): bench/RESULTS.md and bench/results.json left as they were');
+    exit(0);
+}
 $R['seconds'] = microtime(true) - $started;
 $R['load'] = [$load_start, $loadavg()];
-write_report($R, $label);
+$R['ping_us'][] = ping_us($redis_port);
+$R['machine'] = machine();
+file_put_contents(__DIR__ . '/results.json', json_encode($R, JSON_PRETTY_PRINT | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE | JSON_PRESERVE_ZERO_FRACTION) . "\n");
+write_report($R);

@@ -6,8 +6,9 @@
 #   bench/run.sh
 #
 # Knobs (environment): BENCH_WRK_SECONDS (8), BENCH_WRK_CONNECTIONS (16), BENCH_CYCLES (1000),
-# BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100); RR_SO_GIVEN=path benchmarks an already built .so
-# instead of running cargo. Takes about 4 minutes on 2 cores.
+# BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100), BENCH_PIN_CPU (the last CPU; "off" to not pin the
+# latency sections), BENCH_SECTIONS ("2 5": only those, no report written); RR_SO_GIVEN=path
+# benchmarks an already built .so instead of running cargo. Takes about 4 minutes on 2 cores.
 #
 # Redis, php-fpm and nginx are private copies on free 127.0.0.1 ports (configs in a temp dir),
 # started here and stopped on exit; system services are never touched. Not run by CI.
