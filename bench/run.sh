@@ -40,4 +40,6 @@ rr_start_redis
 rr_start_fpm 24
 rr_start_nginx "$RR_ROOT/scripts/demo-www"
 
-RR_COMMAND="bench/run.sh" rr_php "$RR_ROOT/bench/bench.php"
+# The exact command, with the knobs that were set, for RESULTS.md.
+command=$(env | grep -E '^(BENCH_[A-Z_]+|RR_SO_GIVEN)=' | sort | tr '\n' ' ' || true)
+RR_COMMAND="${command}bench/run.sh" rr_php "$RR_ROOT/bench/bench.php"

@@ -76,11 +76,14 @@ rr_make_tmp() {
 # Succeeds when something accepts TCP connections on 127.0.0.1:$1.
 rr_port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A TCP port on 127.0.0.1 that nothing listens on (random, bounded tries).
+# A TCP port on 127.0.0.1 that nothing listens on: random, below the kernel's ephemeral range
+# (outgoing connections, e.g. wrk's, hold ports there that a server could not bind).
 rr_free_port() {
-    local try port
+    local try port low
+    low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+    [ "$low" -gt 12000 ] || low=32768
     for try in $(seq 1 50); do
-        port=$((20000 + RANDOM % 40000))
+        port=$((10000 + RANDOM % (low - 10000)))
         if ! rr_port_open "$port"; then
             echo "$port"
             return 0
@@ -89,12 +92,18 @@ rr_free_port() {
     rr_die "no free port found"
 }
 
-# Waits (bounded, 15 s) until "$@" succeeds; on failure shows the end of the logs.
-rr_wait_for() {
-    local what=$1 try
+# Waits (bounded, 15 s) until "$@" succeeds for the server started last. Returns 1, forgetting
+# it, when that server exits first (its port was taken in the meantime: the caller retries).
+rr_wait_ready() {
+    local what=$1 pid=${RR_PIDS[-1]} try
     shift
     for try in $(seq 1 300); do
         "$@" >/dev/null 2>&1 && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            unset 'RR_PIDS[-1]'
+            rr_log "$what exited at startup; retrying"
+            return 1
+        fi
         sleep 0.05
     done
     tail -n 5 "$RR_TMP"/logs/* >&2 2>/dev/null || true
@@ -102,9 +111,11 @@ rr_wait_for() {
 }
 
 rr_start_redis() {
-    RR_REDIS_PORT=$(rr_free_port)
+    local attempt
     mkdir -p "$RR_TMP/redis"
-    cat >"$RR_TMP/redis.conf" <<EOF
+    for attempt in 1 2 3; do
+        RR_REDIS_PORT=$(rr_free_port)
+        cat >"$RR_TMP/redis.conf" <<EOF
 bind 127.0.0.1
 port $RR_REDIS_PORT
 protected-mode yes
@@ -114,9 +125,12 @@ appendonly no
 dir $RR_TMP/redis
 logfile $RR_TMP/logs/redis.log
 EOF
-    redis-server "$RR_TMP/redis.conf" &
-    RR_PIDS+=($!)
-    rr_wait_for "redis-server" redis-cli -p "$RR_REDIS_PORT" ping
+        redis-server "$RR_TMP/redis.conf" &
+        RR_PIDS+=($!)
+        rr_wait_ready "redis-server" redis-cli -p "$RR_REDIS_PORT" ping && return 0
+    done
+    tail -n 5 "$RR_TMP/logs/redis.log" >&2 2>/dev/null || true
+    rr_die "redis-server would not start"
 }
 
 rr_redis() { redis-cli -p "$RR_REDIS_PORT" "$@"; }
@@ -180,16 +194,17 @@ env[RR_FILES_DIR] = $RR_TMP/sessions
 EOF
     PHP_INI_SCAN_DIR=$RR_TMP/conf.d php-fpm8.2 $root_flag -F -c "$RR_TMP/php.ini" -y "$RR_TMP/php-fpm.conf" &
     RR_PIDS+=($!)
-    rr_wait_for "php-fpm" test -S "$RR_TMP/php-fpm.sock"
+    rr_wait_ready "php-fpm" test -S "$RR_TMP/php-fpm.sock" || rr_die "php-fpm did not start (see $RR_TMP/logs)"
 }
 
 # nginx serving $1 (static files and *.php through the fpm socket) on a free loopback port.
 rr_start_nginx() {
-    local docroot=$1 user_line=""
-    RR_HTTP_PORT=$(rr_free_port)
+    local docroot=$1 user_line="" attempt
     [ "$(id -u)" -eq 0 ] && user_line="user root;"
     mkdir -p "$RR_TMP/nginx"
-    cat >"$RR_TMP/nginx.conf" <<EOF
+    for attempt in 1 2 3; do
+        RR_HTTP_PORT=$(rr_free_port)
+        cat >"$RR_TMP/nginx.conf" <<EOF
 $user_line
 worker_processes 1;
 daemon off;
@@ -220,9 +235,12 @@ http {
     }
 }
 EOF
-    nginx -p "$RR_TMP/nginx" -e "$RR_TMP/logs/nginx-error.log" -c "$RR_TMP/nginx.conf" &
-    RR_PIDS+=($!)
-    rr_wait_for "nginx" rr_port_open "$RR_HTTP_PORT"
+        nginx -p "$RR_TMP/nginx" -e "$RR_TMP/logs/nginx-error.log" -c "$RR_TMP/nginx.conf" &
+        RR_PIDS+=($!)
+        rr_wait_ready "nginx" rr_port_open "$RR_HTTP_PORT" && return 0
+    done
+    tail -n 5 "$RR_TMP/logs/nginx-error.log" >&2 2>/dev/null || true
+    rr_die "nginx would not start"
 }
 
 # Stops what rr_start_* started (by pid, newest first), then removes the temp dir. Runs from an
