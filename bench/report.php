@@ -234,7 +234,7 @@ function write_report(array $R): void
         'lock handoff no slower than files (p50 and p99)',
         $handoff . ($hr && $hf ? ', p99 ' . ratio($hr['p99_ms'], $hf['p99_ms']) . ' files' : ''),
         $hr && $hf && $hr['failed'] === 0 && at_most($hr['p50_ms'], $hf['p50_ms']) && at_most($hr['p99_ms'], $hf['p99_ms']),
-        'files hands the lock over inside the kernel (flock wakes the blocked process directly); the rustredis waiter is parked in BLPOP, so the handoff is the release script, the wake-up reaching the waiter and one more acquire+read script: at least two loopback Redis round trips after the release. Each step wakes a process (Redis, then the waiter, then Redis and the waiter again), so on a 2-core machine where the benchmark processes compete for the CPU the tail grows faster than for flock, which wakes the waiter once.'
+        'files hands the lock over inside the kernel (flock wakes the blocked process directly); the rustredis waiter is parked in BLPOP, so the handoff is the release script, the wake-up reaching the waiter and one more acquire+read script: at least two loopback Redis round trips after the release. Each step wakes a process (Redis, then the waiter, then Redis and the waiter again), and ' . ($R['pinned_cpu'] === 'off' ? 'on an idle VM each wake-up of another vCPU is slow' : 'with all of them pinned to one CPU each wake-up waits its turn behind whatever else runs there') . ', so the tail grows faster than for flock, which wakes the waiter once.'
     );
     $lost_rows = [];
     $lost_why = [];
@@ -260,6 +260,8 @@ function write_report(array $R): void
             : '')
     );
 
+    $false_returns = array_sum(array_column($R['lost'], 'false_returns'));
+    $closes = 20 * count($R['lost']);
     $targets_table = md_table(['target', 'measured in this run', 'verdict'], $targets);
     $why_text = $why ? "Where a target is missed, and why:\n\n" . implode("\n", $why) . "\n" : "Every target is met in this run.\n";
     $seconds = fmt($R['seconds'], 0);
@@ -355,7 +357,9 @@ $t5b
 20 parallel php-fpm requests on one session, each taking 50 ms: "increments" all do
 `\$_SESSION['counter']++` (20 expected), "distinct keys" each write a key of their own (20
 expected). Reported = the request saw `session_write_close()` return false or a warning while
-closing; lost silently = neither kept nor reported.
+closing; lost silently = neither kept nor reported. In this run `session_write_close()` returned
+false {$false_returns} times out of {$closes}: PHP 8.2 returns true even when the save handler's write
+fails, so a refused write reaches the request as a warning.
 
 $t6
 MD;

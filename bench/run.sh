@@ -7,7 +7,8 @@
 #
 # Knobs (environment): BENCH_WRK_SECONDS (8), BENCH_WRK_CONNECTIONS (16), BENCH_CYCLES (1000),
 # BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100), BENCH_PIN_CPU (the last CPU; "off" to not pin the
-# latency sections), BENCH_SECTIONS ("2 5": only those, no report written); RR_SO_GIVEN=path
+# latency sections), BENCH_SECTIONS ("2 5": only those, no report written), BENCH_BUILD=head
+# (benchmark the committed HEAD, built from a clean export, not the working tree); RR_SO_GIVEN=path
 # benchmarks an already built .so instead of running cargo. Takes about 4 minutes on 2 cores.
 #
 # Redis, php-fpm and nginx are private copies on free 127.0.0.1 ports (configs in a temp dir),
@@ -24,6 +25,21 @@ if [ -n "${RR_SO_GIVEN:-}" ]; then
     RR_SO=$RR_SO_GIVEN
     [ -f "$RR_SO" ] || rr_die "RR_SO_GIVEN=$RR_SO does not exist"
     export RR_BUILD_INFO="given as RR_SO_GIVEN=$RR_SO"
+elif [ "${BENCH_BUILD:-}" = head ]; then
+    # BENCH_BUILD=head: build the committed HEAD from a clean export, so uncommitted edits in the
+    # working tree do not end up in the figures (own target dir: target/bench-head).
+    [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+    export_dir=$RR_ROOT/target/bench-head-src
+    rm -rf "$export_dir" && mkdir -p "$export_dir"
+    git -C "$RR_ROOT" archive HEAD | tar -x -C "$export_dir"
+    rr_log "building commit $commit: cargo build --release (clean export)"
+    (cd "$export_dir" && CARGO_TARGET_DIR="$RR_ROOT/target/bench-head" cargo build --release >&2) || {
+        rm -rf "$export_dir"
+        rr_die "cargo build of commit $commit failed"
+    }
+    rm -rf "$export_dir"
+    RR_SO=$RR_ROOT/target/bench-head/release/librustredis.so
+    export RR_BUILD_INFO="cargo build --release of commit $commit (clean export, BENCH_BUILD=head)"
 else
     # Build when cargo is there (a no-op when nothing changed), so the figures are for src/ as it is.
     [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"

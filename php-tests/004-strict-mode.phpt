@@ -19,6 +19,14 @@ session_id($id);
 session_start();
 var_dump(session_id() === $id, $_SESSION['a']);
 session_write_close();
+
+// session_reset() on a session this request just created keeps its id (as with files).
+session_id('');
+session_start();
+$created = session_id();
+$_SESSION['b'] = 2;
+var_dump(session_reset(), session_id() === $created, $_SESSION);
+session_write_close();
 ?>
 --EXPECT--
 bool(true)
@@ -26,3 +34,7 @@ int(1)
 int(0)
 bool(true)
 int(1)
+bool(true)
+bool(true)
+array(0) {
+}

@@ -31,6 +31,15 @@ var_dump($_SESSION['v']);
 $_SESSION['v'] = 'lost?';
 session_write_close();
 
+echo "-- readonly: destroying or regenerating is a write too, and is refused\n";
+session_id($id);
+session_start();
+var_dump(session_destroy());
+session_id($id);
+session_start();
+var_dump(session_regenerate_id(true));
+session_abort();
+
 rr_cmd('SET', rr_key('release'), '1');
 rr_wait($holder);
 var_dump(rr_cmd('GET', rr_key($id)));
@@ -53,4 +62,19 @@ string(9) "committed"
 Warning: session_write_close(): rustredis: write skipped: the session was opened read-only after a lock timeout (rustredis.on_lock_timeout=readonly)
 
 Warning: session_write_close(): Failed to write session data (rustredis). Please verify that the current setting of session.save_path is correct (%s)
+-- readonly: destroying or regenerating is a write too, and is refused
+
+Warning: session_start(): rustredis: gave up waiting for the session lock after N ms (rustredis.lock_wait_ms); another request of this session still holds it; continuing read-only (rustredis.on_lock_timeout=readonly): changes made by this request will not be saved
+
+Warning: session_destroy(): rustredis: write skipped: the session was opened read-only after a lock timeout (rustredis.on_lock_timeout=readonly)
+
+Warning: session_destroy(): Session object destruction failed
+bool(false)
+
+Warning: session_start(): rustredis: gave up waiting for the session lock after N ms (rustredis.lock_wait_ms); another request of this session still holds it; continuing read-only (rustredis.on_lock_timeout=readonly): changes made by this request will not be saved
+
+Warning: session_regenerate_id(): rustredis: write skipped: the session was opened read-only after a lock timeout (rustredis.on_lock_timeout=readonly)
+
+Warning: session_regenerate_id(): Session object destruction failed. ID: rustredis (path: …)
+bool(false)
 string(18) "v|s:9:"committed";"

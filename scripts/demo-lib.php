@@ -198,6 +198,7 @@ function rr_parallel_ajax(int $port, string $config, string $pattern, int $n, in
     $origin = $starts ? min($starts) : 0.0;
     $requests = [];
     $refused = 0;
+    $false_returns = 0;
     $warnings = [];
     foreach ($responses as $i => $r) {
         $json = $r['json'];
@@ -207,6 +208,7 @@ function rr_parallel_ajax(int $port, string $config, string $pattern, int $n, in
             continue;
         }
         $ok = $json['saved'] && !$json['write_warned'];
+        $false_returns += $json['saved'] ? 0 : 1;
         $refused += $ok ? 0 : 1;
         foreach ($json['warnings'] as $w) {
             $warnings[] = "#{$json['i']}: $w";
@@ -234,6 +236,7 @@ function rr_parallel_ajax(int $port, string $config, string $pattern, int $n, in
         // Lost and nobody told: neither kept nor reported to the request that made it.
         'silent' => max(0, $n - $kept - $refused),
         'refused' => $refused,
+        'false_returns' => $false_returns,
         'warnings' => $warnings,
     ];
 }

@@ -44,7 +44,12 @@ extern "C" {
 // ---------------------------------------------------------------------------------------------
 
 fn warn(message: &str) {
-    php_error(&ErrorType::Warning, &format!("rustredis: {message}"));
+    // A NUL (say, in a conflicting session key's name) would make the C string, and so the
+    // whole warning, disappear.
+    php_error(
+        &ErrorType::Warning,
+        &format!("rustredis: {message}").replace('\0', "\\0"),
+    );
 }
 
 fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {

@@ -148,7 +148,14 @@ const MAX_IDLE: usize = 4;
 
 struct PoolInner {
     connector: RedisConnector,
-    idle: Mutex<Vec<RedisConnection>>,
+    idle: Mutex<IdleConnections>,
+}
+
+/// Idle connections and the process that opened them: after a fork the child must not use (or
+/// close) sockets it shares with its parent, even through a pool handle it already held.
+struct IdleConnections {
+    pid: u32,
+    connections: Vec<RedisConnection>,
 }
 
 /// A cheap handle to one target's connections.
@@ -158,7 +165,16 @@ pub struct Pool(Arc<PoolInner>);
 impl Pool {
     /// An idle connection, or a new one (bounded by the connect timeout, no retries).
     pub fn get(&self) -> RedisResult<PooledConnection> {
-        let idle = self.0.idle.lock().pop();
+        let idle = {
+            let mut idle = self.0.idle.lock();
+            let pid = std::process::id();
+            if idle.pid != pid {
+                std::mem::forget(std::mem::take(&mut idle.connections));
+                idle.pid = pid;
+            }
+            idle.connections.pop()
+        };
+        let reused = idle.is_some();
         let conn = match idle {
             Some(conn) => conn,
             None => self.0.connector.connect()?,
@@ -166,6 +182,7 @@ impl Pool {
         Ok(PooledConnection {
             conn: Some(conn),
             pool: Arc::clone(&self.0),
+            reused,
         })
     }
 }
@@ -174,6 +191,14 @@ impl Pool {
 pub struct PooledConnection {
     conn: Option<RedisConnection>,
     pool: Arc<PoolInner>,
+    reused: bool,
+}
+
+impl PooledConnection {
+    /// Whether it came from the idle stack (and so may have died while idle).
+    pub fn reused(&self) -> bool {
+        self.reused
+    }
 }
 
 impl Deref for PooledConnection {
@@ -193,8 +218,9 @@ impl Drop for PooledConnection {
     fn drop(&mut self) {
         if let Some(conn) = self.conn.take() {
             let mut idle = self.pool.idle.lock();
-            if conn.is_open() && idle.len() < MAX_IDLE {
-                idle.push(conn);
+            if conn.is_open() && idle.pid == std::process::id() && idle.connections.len() < MAX_IDLE
+            {
+                idle.connections.push(conn);
             }
         }
     }
@@ -239,7 +265,10 @@ pub fn pool_for(target: &RedisTarget, connect_timeout: Duration, read_timeout: D
         .or_insert_with(|| {
             Pool(Arc::new(PoolInner {
                 connector: RedisConnector::new(target, connect_timeout, read_timeout),
-                idle: Mutex::new(Vec::new()),
+                idle: Mutex::new(IdleConnections {
+                    pid,
+                    connections: Vec::new(),
+                }),
             }))
         })
         .clone()

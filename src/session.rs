@@ -15,7 +15,7 @@ use crate::config::{LockMode, LockTimeoutAction, SavePath, Settings};
 use crate::keys::{is_valid_session_id, SessionKeys};
 use crate::merge::{three_way_merge, MergeOutcome};
 use crate::pool::{pool_for, Pool};
-use crate::store::{AcquireOutcome, CasOutcome, LockToken, SessionStore};
+use crate::store::{AcquireOutcome, CasOutcome, DestroyOutcome, LockToken, SessionStore};
 
 /// Lock wait backoff: first retry after about 1 ms, doubling up to this cap (a release wakes the
 /// waiter at once anyway; the cap only bounds how late an expired lock is noticed).
@@ -224,20 +224,22 @@ impl SessionHandler {
     }
 
     /// Runs `op` on a pooled connection. A connection that died while idle in the pool (Redis
-    /// restarted, idle timeout) fails before Redis ran anything, so `op` is retried once on a fresh one.
+    /// restarted, an idle timeout) fails before Redis ran anything, so `op` is retried once on a
+    /// fresh one. Should Redis have run it after all, the second run is harmless: acquire finds
+    /// its own token, release and destroy find nothing left to do, and a write or compare-and-set
+    /// reports a lost lock or a conflict it need not have — loud, never a silent loss.
     fn with_conn<T>(
         &self,
         mut op: impl FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> SessionResult<T> {
-        let mut attempt = 0;
-        loop {
-            let mut conn = self.pool.get().map_err(|e| self.redis_error(e))?;
-            match op(&mut *conn) {
-                Err(err) if attempt == 0 && err.is_connection_dropped() && !err.is_timeout() => {
-                    attempt += 1
-                }
-                other => return other.map_err(|e| self.redis_error(e)),
+        let mut conn = self.pool.get().map_err(|e| self.redis_error(e))?;
+        match op(&mut *conn) {
+            Err(err) if conn.reused() && err.is_connection_dropped() && !err.is_timeout() => {
+                drop(conn);
+                let mut fresh = self.pool.get().map_err(|e| self.redis_error(e))?;
+                op(&mut *fresh).map_err(|e| self.redis_error(e))
             }
+            other => other.map_err(|e| self.redis_error(e)),
         }
     }
 
@@ -289,6 +291,7 @@ impl SessionHandler {
                 };
                 let waited = started.elapsed();
                 if waited >= budget {
+                    store.stop_waiting(conn)?;
                     return Ok(Some(Err(waited)));
                 }
                 // Full jitter on the upper half keeps waiters of one session from polling in step.
@@ -359,12 +362,13 @@ impl SessionHandler {
         if !is_valid_session_id(id) {
             return Ok(false);
         }
-        if self.reserved_id.as_deref() == Some(id) {
-            // Our own fresh reservation: not a collision with someone else's session.
-            return Ok(false);
-        }
         if self.active.as_ref().is_some_and(|a| a.id == id) {
+            // session_reset(): the session this request holds exists.
             return Ok(true);
+        }
+        if self.reserved_id.as_deref() == Some(id) {
+            // Our own fresh reservation, not yet read: not a collision with someone else's session.
+            return Ok(false);
         }
         self.forget_stale_prefetch()?;
         let keys = self.keys(id);
@@ -517,7 +521,9 @@ impl SessionHandler {
         let store = SessionStore { keys: &keys };
         match access {
             Access::Locked(token) => {
-                if self.with_conn(|conn| store.write_and_release(conn, &token, data, ttl))? {
+                if self.end_lock(id, token, |conn, token| {
+                    store.write_and_release(conn, token, data, ttl)
+                })? {
                     Ok(())
                 } else {
                     Err(SessionError::LockLost)
@@ -583,14 +589,11 @@ impl SessionHandler {
                 CasOutcome::Locked(expires_in) => {
                     // A locking request of this session is between its read and its write; its
                     // write will be based on what it read, so ours has to wait for it.
-                    let waited = started.elapsed();
-                    if waited >= self.settings.lock_wait {
-                        return Err(SessionError::LockTimeout { waited });
+                    if let Err(err) = self.wait_for_holder(store, started, expires_in) {
+                        // Best effort: the count expires by itself within seconds anyway.
+                        let _ = self.with_conn(|conn| store.stop_waiting(conn));
+                        return Err(err);
                     }
-                    let block = (self.settings.lock_wait - waited)
-                        .min(MAX_BACKOFF)
-                        .min(expires_in.unwrap_or(MAX_BACKOFF) + Duration::from_millis(1));
-                    self.with_conn(|conn| store.wait_for_release(conn, block))?;
                 }
             }
         }
@@ -606,7 +609,9 @@ impl SessionHandler {
         let store = SessionStore { keys: &keys };
         match access {
             Access::Locked(token) => {
-                if !self.with_conn(|conn| store.touch_and_release(conn, &token, ttl))? {
+                if !self.end_lock(id, token, |conn, token| {
+                    store.touch_and_release(conn, token, ttl)
+                })? {
                     // Nothing of ours is lost (the data was unchanged), but the operator should
                     // know the lock TTL is shorter than their requests.
                     self.warnings.push(
@@ -626,19 +631,78 @@ impl SessionHandler {
     }
 
     /// session_destroy() / session_regenerate_id(true): delete the data, give back our lock.
+    /// Deleting is a write: a request that lost its lock, or opened the session read-only after
+    /// a lock timeout, must not delete what another request may have written since.
     pub fn destroy(&mut self, id: &[u8]) -> SessionResult<()> {
         if !is_valid_session_id(id) {
             return Ok(());
         }
         let keys = self.keys(id);
-        let token = match self.active_for(id) {
-            Some(active) => match std::mem::replace(&mut active.access, Access::Done) {
-                Access::Locked(token) => Some(token),
-                _ => None,
-            },
-            None => None,
+        let store = SessionStore { keys: &keys };
+        let access = match self.active_for(id) {
+            Some(active) => std::mem::replace(&mut active.access, Access::Done),
+            None => Access::Done,
         };
-        self.with_conn(|conn| SessionStore { keys: &keys }.destroy(conn, token.as_ref()))
+        let outcome = match access {
+            Access::NoWrite => return Err(SessionError::ReadOnly),
+            Access::Locked(token) => self.end_lock(id, token, |conn, token| {
+                store.destroy(conn, Some(token), false)
+            })?,
+            Access::Unlocked => self.with_conn(|conn| store.destroy(conn, None, true))?,
+            // No lock of ours: wait until no locking request is between its read and its write.
+            Access::Snapshot(_) | Access::Done => {
+                let started = Instant::now();
+                loop {
+                    match self.with_conn(|conn| store.destroy(conn, None, false))? {
+                        DestroyOutcome::Locked(expires_in) => {
+                            self.wait_for_holder(&store, started, expires_in)?
+                        }
+                        outcome => break outcome,
+                    }
+                }
+            }
+        };
+        match outcome {
+            DestroyOutcome::Destroyed => Ok(()),
+            DestroyOutcome::LockLost | DestroyOutcome::Locked(_) => Err(SessionError::LockLost),
+        }
+    }
+
+    /// Runs the Redis call that ends our lock (write, touch or destroy). When the call itself
+    /// fails, the token is put back so close() still releases the lock instead of leaving it to
+    /// expire; releasing is a compare-and-delete, so doing it after a call that did run is harmless.
+    fn end_lock<T>(
+        &mut self,
+        id: &[u8],
+        token: LockToken,
+        mut op: impl FnMut(&mut dyn ConnectionLike, &LockToken) -> RedisResult<T>,
+    ) -> SessionResult<T> {
+        let result = self.with_conn(|conn| op(conn, &token));
+        if result.is_err() {
+            if let Some(active) = self.active_for(id) {
+                active.access = Access::Locked(token);
+            }
+        }
+        result
+    }
+
+    /// Blocks until a lock holder releases (or a short backoff passes), within rustredis.lock_wait_ms
+    /// counted from `started`.
+    fn wait_for_holder(
+        &self,
+        store: &SessionStore<'_>,
+        started: Instant,
+        expires_in: Option<Duration>,
+    ) -> SessionResult<()> {
+        let waited = started.elapsed();
+        if waited >= self.settings.lock_wait {
+            return Err(SessionError::LockTimeout { waited });
+        }
+        let block = (self.settings.lock_wait - waited)
+            .min(MAX_BACKOFF)
+            .min(expires_in.unwrap_or(MAX_BACKOFF) + Duration::from_millis(1));
+        self.with_conn(|conn| store.wait_for_release(conn, block))?;
+        Ok(())
     }
 
     fn release_active(&mut self) -> SessionResult<()> {

@@ -52,10 +52,11 @@ macro_rules! release_lua {
 
 /// Bookkeeping of the waiter count in KEYS[4]. ARGV[5] says whether this request already counts
 /// itself as waiting: it joins on its first failed attempt and leaves when it stops waiting, so
-/// releases signal only while someone waits. The count expires if a waiter dies.
+/// releases signal only while someone waits. The count expires if a waiter dies. The last waiter
+/// to leave also drops a signal nobody consumed (it took the lock between two waits).
 macro_rules! stop_waiting_lua {
     () => {
-        "if ARGV[5] == '1' and redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[4]) end\n"
+        "if ARGV[5] == '1' and redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[4], KEYS[3]) end\n"
     };
 }
 macro_rules! keep_waiting_lua {
@@ -67,14 +68,16 @@ macro_rules! keep_waiting_lua {
 
 /// ARGV: token, lock ttl ms, only_if_exists ("1"/"0"), waiting ttl ms, already waiting ("1"/"0").
 /// Returns {1, data|nil} when the lock was taken, {0, lock pttl} when someone holds it,
-/// {2} when only_if_exists and there is no such session.
+/// {2} when only_if_exists and there is no such session. Finding our own token counts as taken,
+/// so a retry after a connection dropped mid-reply does not wait for its own lock.
 static ACQUIRE_AND_READ: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         "if ARGV[3] == '1' and redis.call('EXISTS', KEYS[1]) == 0 then\n",
         stop_waiting_lua!(),
         "  return {2}
          end
-         if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then\n",
+         if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2])
+            or redis.call('GET', KEYS[2]) == ARGV[1] then\n",
         stop_waiting_lua!(),
         "  return {1, redis.call('GET', KEYS[1])}
          end\n",
@@ -84,7 +87,8 @@ static ACQUIRE_AND_READ: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// ARGV: token, data, ttl seconds, wake ttl ms. Returns 1, or 0 when the lock is no longer ours
-/// (expired, maybe taken by another request): then nothing is written.
+/// (expired, maybe taken by another request): then nothing is written. (Equal bytes in Redis do
+/// not make a lost lock a success: two requests that both turned n=0 into n=1 lost an increment.)
 static WRITE_AND_RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         "if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
@@ -114,14 +118,25 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     ))
 });
 
-/// ARGV: token ('' = no lock held), wake ttl ms. Deletes the data; releases the lock if ours.
+/// ARGV: token ('' = this request holds no lock), force ("1" = delete whatever the lock says),
+/// wake ttl ms. Deleting is a write, so it follows the same ownership rule:
+/// {1} deleted (and our lock released); {0} our token is gone (lock lost): nothing deleted;
+/// {2, pttl} another request holds the lock and we have none: nothing deleted yet.
 static DESTROY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
-        "redis.call('DEL', KEYS[1])
-         if ARGV[1] == '' or redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end\n",
+        "local holder = redis.call('GET', KEYS[2])
+         if ARGV[1] ~= '' and holder ~= ARGV[1] then return {0} end
+         if ARGV[1] == '' and holder and ARGV[2] ~= '1' then return {2, redis.call('PTTL', KEYS[2])} end
+         redis.call('DEL', KEYS[1])
+         if ARGV[1] == '' then return {1} end\n",
         release_lua!(),
-        "\nreturn 1"
+        "\nreturn {1}"
     ))
+});
+
+/// A waiter that gives up leaves the count (see stop_waiting_lua).
+static STOP_WAITING: LazyLock<Script> = LazyLock::new(|| {
+    Script::new("if redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[4], KEYS[3]) end return 1")
 });
 
 /// ARGV: ttl seconds, token ('' = take no lock), lock ttl ms.
@@ -162,6 +177,16 @@ pub enum AcquireOutcome {
     Held(Option<Duration>),
     /// `only_if_exists` was asked and there is no session with this id.
     Missing,
+}
+
+/// The answer to a destroy.
+#[derive(Debug, PartialEq, Eq)]
+pub enum DestroyOutcome {
+    Destroyed,
+    /// Our lock expired (maybe someone wrote since): nothing was deleted.
+    LockLost,
+    /// Another request holds the lock for at most this long: nothing was deleted yet.
+    Locked(Option<Duration>),
 }
 
 /// The answer to an optimistic compare-and-set.
@@ -309,17 +334,30 @@ impl SessionStore<'_> {
         Ok(released == 1)
     }
 
-    /// Deletes the session and, when `token` is given and still ours, releases its lock.
+    /// Deletes the session under the same ownership rule as a write (see DESTROY).
     pub fn destroy(
         &self,
         conn: &mut dyn ConnectionLike,
         token: Option<&LockToken>,
-    ) -> RedisResult<()> {
-        let _released: i64 = self
+        force: bool,
+    ) -> RedisResult<DestroyOutcome> {
+        let reply: Vec<Value> = self
             .script(&DESTROY)
             .arg(token.map(LockToken::as_str).unwrap_or(""))
+            .arg(if force { "1" } else { "0" })
             .arg(WAKE_TTL_MS)
             .invoke(conn)?;
+        match reply.as_slice() {
+            [Value::Int(1)] => Ok(DestroyOutcome::Destroyed),
+            [Value::Int(0)] => Ok(DestroyOutcome::LockLost),
+            [Value::Int(2), Value::Int(pttl)] => Ok(DestroyOutcome::Locked(pttl_duration(*pttl))),
+            _ => unexpected("destroy", &Value::Array(reply)),
+        }
+    }
+
+    /// A waiter that gives up stops counting itself, so releases stop signalling for it.
+    pub fn stop_waiting(&self, conn: &mut dyn ConnectionLike) -> RedisResult<()> {
+        let _: i64 = self.script(&STOP_WAITING).invoke(conn)?;
         Ok(())
     }
 
