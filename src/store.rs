@@ -136,7 +136,9 @@ static DESTROY: LazyLock<Script> = LazyLock::new(|| {
 
 /// A waiter that gives up leaves the count (see stop_waiting_lua).
 static STOP_WAITING: LazyLock<Script> = LazyLock::new(|| {
-    Script::new("if redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[4], KEYS[3]) end return 1")
+    Script::new(
+        "if redis.call('DECR', KEYS[4]) <= 0 then redis.call('DEL', KEYS[4], KEYS[3]) end return 1",
+    )
 });
 
 /// ARGV: ttl seconds, token ('' = take no lock), lock ttl ms.
