@@ -1,5 +1,5 @@
 --TEST--
-Optimistic mode: 20 parallel requests each set a different key; all 20 keys survive
+Optimistic mode: 20 parallel requests that all read, then all write at once, each a different key: all 20 keys survive
 --FILE--
 <?php
 require __DIR__ . '/common.inc';
@@ -15,7 +15,9 @@ for ($i = 0; $i < 20; $i++) {
         set_error_handler(function ($no, $message) { echo "warning: $message\n"; return true; });
         session_id(' . var_export($id, true) . ');
         session_start();
-        usleep(100000); // everyone reads before anyone writes
+        // Barrier: all 20 have read before any writes, and then they all write at once.
+        rr_cmd("INCR", rr_key("read"));
+        for ($i = 0; $i < 1000 && (int)rr_cmd("GET", rr_key("read")) < 20; $i++) usleep(2000);
         $_SESSION["k' . $i . '"] = ' . $i . ';
         session_write_close();
     ', ['rustredis.locking' => 'optimistic']);

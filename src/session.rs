@@ -21,8 +21,13 @@ use crate::store::{AcquireOutcome, CasOutcome, DestroyOutcome, LockToken, Sessio
 /// waiter at once anyway; the cap only bounds how late an expired lock is noticed).
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
-/// How many times an optimistic write merges and retries before giving up with a warning.
-const MAX_MERGE_ATTEMPTS: usize = 8;
+/// An optimistic write merges and retries until it lands, within rustredis.lock_wait_ms: every
+/// round some writer wins, so N parallel writers all land within N rounds. This cap only guards
+/// against a pathological loop.
+const MAX_MERGE_ATTEMPTS: usize = 10_000;
+/// After this many lost rounds, a writer waits a little (random, growing) before trying again,
+/// so a crowd of writers that finished together spreads out instead of colliding every round.
+const MERGE_ROUNDS_BEFORE_BACKOFF: usize = 3;
 /// How many fresh ids create_sid tries before reporting a failure.
 const MAX_CREATE_ID_ATTEMPTS: usize = 3;
 
@@ -45,7 +50,10 @@ pub enum SessionError {
     Conflict {
         keys: Vec<String>,
     },
-    TooManyWriters,
+    TooManyWriters {
+        merges: usize,
+        waited: Duration,
+    },
     TooLarge {
         size: usize,
         max: usize,
@@ -90,9 +98,11 @@ impl fmt::Display for SessionError {
                  dropped this request's changes (rustredis.on_conflict=keep_theirs)",
                 quoted_list(keys)
             ),
-            SessionError::TooManyWriters => write!(
+            SessionError::TooManyWriters { merges, waited } => write!(
                 f,
-                "write skipped: the session kept changing under {MAX_MERGE_ATTEMPTS} merge attempts"
+                "write skipped: parallel requests kept changing the session through {merges} merge attempts in {} \
+                 ms (rustredis.lock_wait_ms)",
+                waited.as_millis()
             ),
             SessionError::TooLarge { size, max } => write!(
                 f,
@@ -107,6 +117,11 @@ impl fmt::Display for SessionError {
 }
 
 pub type SessionResult<T> = Result<T, SessionError>;
+
+/// A random number in [0, 1], for jitter.
+fn random_fraction() -> f64 {
+    f64::from(getrandom::u32().unwrap_or(0)) / f64::from(u32::MAX)
+}
 
 fn quoted_list(keys: &[String]) -> String {
     keys.iter()
@@ -295,9 +310,7 @@ impl SessionHandler {
                     return Ok(Some(Err(waited)));
                 }
                 // Full jitter on the upper half keeps waiters of one session from polling in step.
-                let jittered = backoff.mul_f64(
-                    0.5 + f64::from(getrandom::u32().unwrap_or(0)) / f64::from(u32::MAX) / 2.0,
-                );
+                let jittered = backoff.mul_f64(0.5 + random_fraction() / 2.0);
                 let mut block = jittered.min(budget - waited).min(max_block);
                 if let Some(expires_in) = holder_expires_in {
                     block = block.min(expires_in + Duration::from_millis(1));
@@ -559,8 +572,15 @@ impl SessionHandler {
                 CasOutcome::Written => return Ok(()),
                 CasOutcome::Changed(theirs) => {
                     merges += 1;
-                    if merges > MAX_MERGE_ATTEMPTS {
-                        return Err(SessionError::TooManyWriters);
+                    let waited = started.elapsed();
+                    if merges > MAX_MERGE_ATTEMPTS || waited >= self.settings.lock_wait {
+                        return Err(SessionError::TooManyWriters { merges, waited });
+                    }
+                    if merges > MERGE_ROUNDS_BEFORE_BACKOFF {
+                        let rounds = (merges - MERGE_ROUNDS_BEFORE_BACKOFF).min(7) as u32;
+                        let cap = (FIRST_BACKOFF * 2u32.pow(rounds))
+                            .min(self.settings.lock_wait - waited);
+                        std::thread::sleep(cap.mul_f64(random_fraction()));
                     }
                     let merge = three_way_merge(
                         serializer,

@@ -479,3 +479,46 @@ fn unreachable_redis_fails_within_the_connect_timeout() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_crowd_of_optimistic_writers_all_land() {
+    // Everyone reads, then everyone writes in the same instant: each compare-and-set round has one
+    // winner, so the unluckiest writer loses many rounds in a row and must keep merging.
+    let path = save_path();
+    let id = b"crowd1".to_vec();
+    let mut seed = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    seed.read(&id, ReadIntent::ReadWrite).unwrap();
+    seed.write(&id, b"base|i:0;", TTL, &php()).unwrap();
+    seed.close().unwrap();
+    let writers = 30;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(writers));
+    let handles: Vec<_> = (0..writers)
+        .map(|i| {
+            let (path, id, barrier) = (path.clone(), id.clone(), barrier.clone());
+            thread::spawn(move || {
+                let mut h = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+                let mut data = h.read(&id, ReadIntent::ReadWrite).unwrap();
+                data.extend_from_slice(format!("k{i}|i:{i};").as_bytes());
+                barrier.wait();
+                let result = h.write(&id, &data, TTL, &php());
+                h.close().unwrap();
+                result
+            })
+        })
+        .collect();
+    for handle in handles {
+        assert_eq!(handle.join().unwrap(), Ok(()));
+    }
+    let mut conn = connection(&path);
+    let stored: Vec<u8> = redis::cmd("GET")
+        .arg(&keys(&path, "crowd1").data)
+        .query(&mut conn)
+        .unwrap();
+    let stored = String::from_utf8(stored).unwrap();
+    for i in 0..writers {
+        assert!(
+            stored.contains(&format!("k{i}|i:{i};")),
+            "k{i} missing from {stored}"
+        );
+    }
+}
