@@ -44,30 +44,13 @@ $opt = [
     'cycles' => (int) (getenv('BENCH_CYCLES') ?: 1000),
     'runs' => (int) (getenv('BENCH_RUNS') ?: 5),
     'handoff_rounds' => (int) (getenv('BENCH_HANDOFF_ROUNDS') ?: 100),
+    'wrk_passes' => max(1, (int) (getenv('BENCH_WRK_PASSES') ?: 4)),
     'rt_requests' => 20,
 ];
 
 function say(string $line): void
 {
     fwrite(STDERR, $line . "\n");
-}
-
-// A figure that could not be measured is null (never 0), and shows as n/a.
-function median(array $xs): ?float
-{
-    return percentile($xs, 50);
-}
-
-function percentile(array $xs, float $p): ?float
-{
-    if (!$xs) {
-        return null;
-    }
-    sort($xs);
-    $rank = $p / 100 * (count($xs) - 1);
-    $lo = (int) floor($rank);
-    $hi = (int) ceil($rank);
-    return $xs[$lo] + ($xs[$hi] - $xs[$lo]) * ($rank - $lo);
 }
 
 function redis_cmd(string ...$args): string
@@ -328,32 +311,35 @@ $wrk_cases = [
     ['rr-locked', ''], ['rr-off', ''], ['rr-optimistic', ''],
     ['phpredis-off', 'rac'], ['rr-locked', 'rac'],
 ];
-// Two passes over every configuration, each half the time, so drift of the machine hits all alike.
-$passes = 2;
+// Several short passes over every configuration instead of one long run each, so a busy spell of
+// the machine hits all configurations alike; the report takes medians over the passes and pairs
+// ratios within a pass.
+$passes = $opt['wrk_passes'];
 $pass_seconds = max(1, intdiv($opt['wrk_seconds'], $passes));
 $wrk_results = [];
 for ($pass = 0; $pass < $passes; $pass++) {
     foreach ($wrk_cases as $k => [$config, $pattern]) {
         redis_cmd('FLUSHALL');
         $path = $pattern === 'rac' ? "/state.php?do=show&c=$config" : "/ajax.php?c=$config&ms=0&op=inc";
-        run_wrk($http, $path, 1, $opt['wrk_connections']); // warm-up: workers, connections, sessions
+        if ($pass === 0) {
+            run_wrk($http, $path, 1, $opt['wrk_connections']); // warm-up: workers, connections
+        }
         $wrk_results[$k][] = run_wrk($http, $path, $pass_seconds, $opt['wrk_connections']) + ['sessions_in_redis' => (int) redis_cmd('DBSIZE')];
     }
 }
-$mean = fn (array $xs) => in_array(null, $xs, true) || !$xs ? null : array_sum($xs) / count($xs);
 foreach ($wrk_cases as $k => [$config, $pattern]) {
     $runs = $wrk_results[$k];
     $result = [
-        'rps' => $mean(array_column($runs, 'rps')),
-        'p50_ms' => $mean(array_column($runs, 'p50_ms')),
-        'p99_ms' => in_array(null, array_column($runs, 'p99_ms'), true) ? null : max(array_column($runs, 'p99_ms')),
+        'rps' => median(array_column($runs, 'rps')),
+        'p50_ms' => median(array_column($runs, 'p50_ms')),
+        'p99_ms' => median(array_column($runs, 'p99_ms')),
         'requests' => array_sum(array_column($runs, 'requests')),
         'errors' => array_sum(array_column($runs, 'errors')),
         'non2xx' => array_sum(array_column($runs, 'non2xx')),
         'passes' => $runs,
     ];
     $R['wrk'][] = ['config' => $config, 'pattern' => $pattern] + $result;
-    say(sprintf('   %-45s %7.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d non-2xx %d', $label($config, $pattern), $result['rps'], $result['p50_ms'], $result['p99_ms'], $result['errors'], $result['non2xx']));
+    say(sprintf('   %-45s %7.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d non-2xx %d  (passes: %s)', $label($config, $pattern), $result['rps'], $result['p50_ms'], $result['p99_ms'], $result['errors'], $result['non2xx'], implode(' ', array_map(fn ($r) => round((float) $r['rps']), $runs))));
 }
 
 endif;
@@ -430,7 +416,7 @@ foreach ($pairs as $config => [$holder, $waiter]) {
 
 // read_and_close readers while a writer holds the lock of the same session
 say('== 5b/6 read_and_close readers while a writer holds the lock');
-// Per round and configuration: 200 reads alone and 200 reads while a holder process keeps the
+// Per round and configuration: 500 reads alone and 500 reads while a holder process keeps the
 // lock (alternating which comes first). The holder lets go after 3 s at the latest, so a reader
 // that blocks is measured as blocked instead of hanging the benchmark (and is not made to block
 // again in later rounds).
@@ -440,7 +426,7 @@ foreach ($reader_configs as $config) {
     $readers[$config] = ['sid' => rr_new_session_id('rd'), 'holder' => php_worker('holder', $config), 'free' => [], 'held' => [], 'blocked_ms' => null, 'warnings' => 0, 'warning' => null];
 }
 $read_alone = function (string $config, array &$r): void {
-    $r['free'] = array_merge($r['free'], run_cycles($config, 'rac', $r['sid'], 200, 1, 20)['us']);
+    $r['free'] = array_merge($r['free'], run_cycles($config, 'rac', $r['sid'], 500, 1, 20)['us']);
 };
 $read_held = function (string $config, array &$r): void {
     if ($r['blocked_ms'] !== null) {
@@ -448,7 +434,7 @@ $read_held = function (string $config, array &$r): void {
     }
     fwrite($r['holder'][1], "lock {$r['sid']}\n");
     read_line($r['holder'][2], 10);
-    $reader = php_worker('cycle', $config, 'rac', $r['sid'], '200', '1', '1.5');
+    $reader = php_worker('cycle', $config, 'rac', $r['sid'], '500', '1', '1.5');
     $t0 = microtime(true);
     $line = read_line($reader[2], 3.0);
     fwrite($r['holder'][1], "release\n");
@@ -481,6 +467,8 @@ foreach ($readers as $config => $r) {
     $R['readers'][$config] = [
         'free_us' => median($r['free']),
         'held_us' => median($r['held']),
+        'free_runs' => $r['free'],
+        'held_runs' => $r['held'],
         'blocked_ms' => $r['blocked_ms'],
         'warnings' => $r['warnings'],
         'warning' => $r['warning'],
