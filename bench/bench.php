@@ -45,6 +45,7 @@ $opt = [
     'runs' => (int) (getenv('BENCH_RUNS') ?: 5),
     'handoff_rounds' => (int) (getenv('BENCH_HANDOFF_ROUNDS') ?: 100),
     'wrk_passes' => max(1, (int) (getenv('BENCH_WRK_PASSES') ?: 4)),
+    'lost_trials' => max(1, (int) (getenv('BENCH_LOST_TRIALS') ?: 3)),
     'rt_requests' => 20,
 ];
 
@@ -483,20 +484,32 @@ endif;
 // 6. Lost updates: 20 parallel increments of one counter, 20 parallel distinct-key writes
 // ---------------------------------------------------------------------------------------------
 if (want(6)):
-say('== 6/6 lost updates (20 parallel fpm requests, 50 ms each)');
+say("== 6/6 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
 $lost_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
 ];
-foreach ($lost_cases as [$config, $pattern]) {
+// Races are timing-dependent: every case runs several trials (in turn) and the counts are summed.
+$lost = [];
+for ($trial = 0; $trial < $opt['lost_trials']; $trial++) {
+    foreach ($lost_cases as $k => [$config, $pattern]) {
+        foreach (['inc', 'key'] as $op) {
+            $lost["$k $op"][] = rr_parallel_ajax($http, $config, $pattern, 20, 50, $op);
+        }
+    }
+}
+foreach ($lost_cases as $k => [$config, $pattern]) {
     foreach (['inc', 'key'] as $op) {
-        $run = rr_parallel_ajax($http, $config, $pattern, 20, 50, $op);
+        $runs = $lost["$k $op"];
+        $sum = fn (string $field) => array_sum(array_column($runs, $field));
+        $warnings = array_merge(...array_column($runs, 'warnings'));
         $R['lost'][] = [
-            'config' => $config, 'pattern' => $pattern, 'op' => $op, 'kept' => $run['kept'], 'lost' => $run['lost'],
-            'refused' => $run['refused'], 'silent' => $run['silent'], 'false_returns' => $run['false_returns'], 'wall' => $run['wall'],
-            'warning' => $run['warnings'][0] ?? null,
+            'config' => $config, 'pattern' => $pattern, 'op' => $op, 'n' => $sum('n'),
+            'kept' => $sum('kept'), 'lost' => $sum('lost'), 'refused' => $sum('refused'), 'silent' => $sum('silent'),
+            'false_returns' => $sum('false_returns'), 'per_trial_kept' => array_column($runs, 'kept'),
+            'warning' => $warnings[0] ?? null,
         ];
-        say(sprintf('   %-45s %-3s kept %2d/20, reported %2d, silently lost %2d', $label($config, $pattern), $op, $run['kept'], $run['refused'], $run['silent']));
+        say(sprintf('   %-45s %-3s kept %3d/%d, reported %3d, silently lost %3d', $label($config, $pattern), $op, $sum('kept'), $sum('n'), $sum('refused'), $sum('silent')));
     }
 }
 

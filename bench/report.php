@@ -196,8 +196,8 @@ function write_report(array $R): void
         }
         $rows[] = [
             $name($a),
-            "{$inc['kept']}/20", (string) $inc['refused'], (string) $inc['silent'],
-            "{$key['kept']}/20", (string) $key['refused'], (string) $key['silent'],
+            "{$inc['kept']}/{$inc['n']}", (string) $inc['refused'], (string) $inc['silent'],
+            "{$key['kept']}/{$key['n']}", (string) $key['refused'], (string) $key['silent'],
         ];
     }
     $t6 = md_table(['configuration', 'increments kept', 'reported (warning/false)', 'lost silently', 'distinct keys kept', 'reported', 'lost silently'], $rows);
@@ -303,7 +303,7 @@ function write_report(array $R): void
             continue;
         }
         $what = sprintf('%s, %s', $label($l['config'], $l['pattern']), $l['op'] === 'inc' ? 'increments' : 'distinct keys');
-        $lost_rows[] = sprintf('%s: %d of 20 not saved (%d reported, %d silently)', $what, $l['lost'], $l['refused'], $l['silent']);
+        $lost_rows[] = sprintf('%s: %d of %d not saved (%d reported, %d silently)', $what, $l['lost'], $l['n'], $l['refused'], $l['silent']);
         // Optimistic increments of one key conflict by design: allowed when every one is reported.
         if ($l['config'] !== 'rr-optimistic' || $l['op'] !== 'inc' || $l['silent'] > 0) {
             $lost_why[] = sprintf('%s: first warning "%s"', $what, $l['warning'] ?? 'none');
@@ -316,12 +316,12 @@ function write_report(array $R): void
         $lost_rows ? implode('; ', $lost_rows) : 'none lost',
         !$lost_bad,
         implode('; ', $lost_why) . '.' . ($merge_limit
-            ? ' The 20 requests end their 50 ms together, so they all compare-and-set at once; a writer that loses the race merges and retries at once, and after 8 attempts (MAX_MERGE_ATTEMPTS in src/session.rs) gives up with that warning. Distinct keys always merge cleanly, so these writes were refused for contention alone: reported to the request, not silent, but not saved.'
+            ? ' The 20 requests end their 50 ms together, so they all compare-and-set at once; a writer that loses the race merges and retries, and this one gave up with that warning before its turn came. Distinct keys always merge cleanly, so these writes were refused for contention alone: reported to the request, not silent, but not saved.'
             : '')
     );
 
     $false_returns = array_sum(array_column($R['lost'], 'false_returns'));
-    $closes = 20 * count($R['lost']);
+    $closes = array_sum(array_column($R['lost'], 'n'));
     $targets_table = md_table(['target', 'measured in this run', 'verdict'], $targets);
     $why_text = $why ? "Where a target is missed, and why:\n\n" . implode("\n", $why) . "\n" : "Every target is met in this run.\n";
     $seconds = fmt($R['seconds'], 0);
@@ -418,7 +418,7 @@ $t5b
 
 20 parallel php-fpm requests on one session, each taking 50 ms: "increments" all do
 `\$_SESSION['counter']++` (20 expected), "distinct keys" each write a key of their own (20
-expected). Reported = the request saw `session_write_close()` return false or a warning while
+expected); {$o['lost_trials']} trials per row, counts summed. Reported = the request saw `session_write_close()` return false or a warning while
 closing; lost silently = neither kept nor reported. In this run `session_write_close()` returned
 false {$false_returns} times out of {$closes}: PHP 8.2 returns true even when the save handler's write
 fails, so a refused write reaches the request as a warning.
