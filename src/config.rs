@@ -274,7 +274,7 @@ pub struct Settings {
     pub max_data_bytes: usize,
 }
 
-/// One `rustredis.*` INI entry: its name, default, and what `php --ri` shows to explain it.
+/// One `rustredis.*` INI entry: its name and default.
 pub struct SettingSpec {
     pub name: &'static str,
     pub default: &'static str,

@@ -38,8 +38,8 @@ pub enum MergeOutcome {
 /// How the result was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MergeMode {
-    /// At most one side changed the session (or both wrote the same bytes): that side's bytes
-    /// are used as they are, without parsing anything.
+    /// At most one side changed the session: that side's bytes are used as they are, without
+    /// parsing anything.
     OneSided,
     /// Both sides changed the session and it was merged key by key.
     PerKey,

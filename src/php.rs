@@ -177,11 +177,6 @@ fn current_serializer() -> SessionSerializer {
 /// zval_get_long, non-zero = yes). Named, spread and call_user_func arguments all land in the
 /// same slot. Any doubt means ReadWrite, the locked path, which is always safe.
 fn read_intent() -> ReadIntent {
-    #[cfg(php_zts)]
-    {
-        ReadIntent::ReadWrite
-    }
-    #[cfg(not(php_zts))]
     // SAFETY: executor_globals is the engine's NTS global; we only read the current frame, which
     // is live while the engine is inside session_start (it called us), and check every pointer.
     unsafe {
@@ -243,7 +238,7 @@ unsafe extern "C" fn ps_open(
         } else {
             CStr::from_ptr(save_path).to_string_lossy().into_owned()
         };
-        match SessionHandler::open(&save_path, settings) {
+        match SessionHandler::open(&save_path, settings, current_serializer()) {
             Ok(opened) => {
                 // ext/session skips write, close and gc when mod_data stays null.
                 *mod_data = Box::into_raw(Box::new(opened)).cast();
@@ -299,8 +294,7 @@ unsafe extern "C" fn ps_write(
 ) -> sys::zend_result {
     let (id, data) = (zend_bytes(key), zend_bytes(val));
     with_handler("write", mod_data, FAILURE, |h| {
-        h.write(id, data, ttl_from(maxlifetime), &current_serializer())
-            .map(|()| SUCCESS)
+        h.write(id, data, ttl_from(maxlifetime)).map(|()| SUCCESS)
     })
 }
 

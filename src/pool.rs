@@ -143,7 +143,7 @@ impl RedisConnector {
     }
 }
 
-/// Idle connections kept per target; one request uses one at a time, a few cover ZTS threads.
+/// Idle connections kept per target: a PHP worker uses one at a time; a few spare ones cost nothing.
 const MAX_IDLE: usize = 4;
 
 struct PoolInner {

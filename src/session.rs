@@ -1,7 +1,7 @@
 //! One open session handler: what PHP's open … close calls do, in plain Rust.
 //!
-//! PHP drives it as open → [validate_sid] → [create_sid] → read → write | update_timestamp → close
-//! (see shared notes). Redis work is fused so an uncontended locked request costs two round trips:
+//! PHP drives it as open → [validate_sid] → [create_sid] → read → write | update_timestamp → close,
+//! with destroy, session_reset (open again, read again) and session_regenerate_id in between. Redis work is fused so an uncontended locked request costs two round trips:
 //! validate_sid or create_sid does the acquire+read that read then hands back, and write or
 //! update_timestamp releases the lock in the same script that saves, so close has nothing left to do.
 
@@ -13,7 +13,7 @@ use redis::{ConnectionLike, RedisError, RedisResult};
 use crate::codec::SessionSerializer;
 use crate::config::{LockMode, LockTimeoutAction, SavePath, Settings};
 use crate::keys::{is_valid_session_id, SessionKeys};
-use crate::merge::{three_way_merge, MergeOutcome};
+use crate::merge::{three_way_merge, MergeMode, MergeOutcome};
 use crate::pool::{pool_for, Pool};
 use crate::store::{AcquireOutcome, CasOutcome, DestroyOutcome, LockToken, SessionStore};
 
@@ -49,6 +49,10 @@ pub enum SessionError {
     ReadOnly,
     Conflict {
         keys: Vec<String>,
+    },
+    /// Both sides changed a session that cannot be merged key by key (the reason is said).
+    WholeSessionConflict {
+        reason: String,
     },
     TooManyWriters {
         merges: usize,
@@ -98,6 +102,12 @@ impl fmt::Display for SessionError {
                  dropped this request's changes (rustredis.on_conflict=keep_theirs)",
                 quoted_list(keys)
             ),
+            SessionError::WholeSessionConflict { reason } => write!(
+                f,
+                "write conflict on the whole session: a parallel request changed it too and it cannot be \
+                 merged key by key ({reason}); kept its version and dropped this request's changes \
+                 (rustredis.on_conflict=keep_theirs)"
+            ),
             SessionError::TooManyWriters { merges, waited } => write!(
                 f,
                 "write skipped: parallel requests kept changing the session through {merges} merge attempts in {} \
@@ -121,6 +131,51 @@ pub type SessionResult<T> = Result<T, SessionError>;
 /// A random number in [0, 1], for jitter.
 fn random_fraction() -> f64 {
     f64::from(getrandom::u32().unwrap_or(0)) / f64::from(u32::MAX)
+}
+
+/// The waits between attempts on a held lock: about 1 ms at first, doubling up to MAX_BACKOFF,
+/// with jitter on the upper half so waiters of one session do not poll in step. A wait never
+/// outlasts the budget left, the holder's remaining TTL, or half the socket read timeout (a
+/// blocking BLPOP must return before the read timeout would cut it off). A release wakes a
+/// blocked waiter at once; the backoff only bounds how late an expired lock is noticed.
+struct Backoff {
+    started: Instant,
+    budget: Duration,
+    max_block: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(budget: Duration, read_timeout: Duration) -> Backoff {
+        Backoff {
+            started: Instant::now(),
+            budget,
+            max_block: (read_timeout / 2).max(Duration::from_millis(1)),
+            next: FIRST_BACKOFF,
+        }
+    }
+
+    fn waited(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// How long to wait before the next attempt, or None when the budget is spent.
+    fn next_wait(&mut self, holder_expires_in: Option<Duration>) -> Option<Duration> {
+        let waited = self.waited();
+        if waited >= self.budget {
+            return None;
+        }
+        let mut wait = self
+            .next
+            .mul_f64(0.5 + random_fraction() / 2.0)
+            .min(self.budget - waited)
+            .min(self.max_block);
+        if let Some(expires_in) = holder_expires_in {
+            wait = wait.min(expires_in + Duration::from_millis(1));
+        }
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        Some(wait)
+    }
 }
 
 fn quoted_list(keys: &[String]) -> String {
@@ -171,6 +226,10 @@ pub struct SessionHandler {
     save_path: SavePath,
     pool: Pool,
     endpoint: String,
+    /// The socket read timeout in force (the save_path's, else rustredis.read_timeout_ms).
+    read_timeout: Duration,
+    /// session.serialize_handler, which PHP does not let change while a session is open.
+    serializer: SessionSerializer,
     active: Option<ActiveSession>,
     prefetched: Option<Prefetched>,
     /// The id create_sid reserved: PHP's collision check in session_regenerate_id must not see it
@@ -180,7 +239,11 @@ pub struct SessionHandler {
 }
 
 impl SessionHandler {
-    pub fn open(save_path: &str, settings: Settings) -> SessionResult<SessionHandler> {
+    pub fn open(
+        save_path: &str,
+        settings: Settings,
+        serializer: SessionSerializer,
+    ) -> SessionResult<SessionHandler> {
         let save_path =
             SavePath::parse(save_path).map_err(|e| SessionError::SavePath(e.to_string()))?;
         let connect_timeout = save_path
@@ -194,6 +257,8 @@ impl SessionHandler {
         let pool = pool_for(&save_path.target, connect_timeout, read_timeout);
         Ok(SessionHandler {
             endpoint: save_path.target.endpoint.to_string(),
+            read_timeout,
+            serializer,
             settings,
             save_path,
             pool,
@@ -220,14 +285,9 @@ impl SessionHandler {
 
     fn redis_error(&self, err: RedisError) -> SessionError {
         let message = if err.is_timeout() {
-            let read_timeout = self
-                .save_path
-                .target
-                .read_timeout
-                .unwrap_or(self.settings.read_timeout);
             format!(
                 "no reply within {} ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)",
-                read_timeout.as_millis()
+                self.read_timeout.as_millis()
             )
         } else {
             err.to_string()
@@ -280,18 +340,9 @@ impl SessionHandler {
     ) -> SessionResult<Option<(Access, Vec<u8>)>> {
         let store = SessionStore { keys };
         let token = LockToken::random();
-        let started = Instant::now();
-        let budget = self.settings.lock_wait;
         let lock_ttl = self.settings.lock_ttl;
-        // A blocking wait must end well before the socket read timeout would cut it off.
-        let read_timeout = self
-            .save_path
-            .target
-            .read_timeout
-            .unwrap_or(self.settings.read_timeout);
-        let max_block = (read_timeout / 2).max(Duration::from_millis(1));
+        let mut backoff = Backoff::new(self.settings.lock_wait, self.read_timeout);
         let outcome = self.with_conn(|conn| {
-            let mut backoff = FIRST_BACKOFF;
             let mut waiting = false;
             loop {
                 let outcome =
@@ -304,19 +355,15 @@ impl SessionHandler {
                     AcquireOutcome::Missing => return Ok(None),
                     AcquireOutcome::Held(expires_in) => expires_in,
                 };
-                let waited = started.elapsed();
-                if waited >= budget {
-                    store.stop_waiting(conn)?;
-                    return Ok(Some(Err(waited)));
+                match backoff.next_wait(holder_expires_in) {
+                    Some(wait) => {
+                        store.wait_for_release(conn, wait)?;
+                    }
+                    None => {
+                        store.stop_waiting(conn)?;
+                        return Ok(Some(Err(backoff.waited())));
+                    }
                 }
-                // Full jitter on the upper half keeps waiters of one session from polling in step.
-                let jittered = backoff.mul_f64(0.5 + random_fraction() / 2.0);
-                let mut block = jittered.min(budget - waited).min(max_block);
-                if let Some(expires_in) = holder_expires_in {
-                    block = block.min(expires_in + Duration::from_millis(1));
-                }
-                store.wait_for_release(conn, block)?;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         })?;
         match outcome {
@@ -476,7 +523,7 @@ impl SessionHandler {
         let keys = self.keys(id);
         let (access, data) = self
             .load(&keys, intent, false)?
-            .unwrap_or((Access::Unlocked, Vec::new()));
+            .expect("only_if_exists=false always loads");
         self.activate(id, access)?;
         Ok(data)
     }
@@ -513,13 +560,7 @@ impl SessionHandler {
         self.active.as_mut().filter(|a| a.id == id)
     }
 
-    pub fn write(
-        &mut self,
-        id: &[u8],
-        data: &[u8],
-        ttl: Duration,
-        serializer: &SessionSerializer,
-    ) -> SessionResult<()> {
+    pub fn write(&mut self, id: &[u8], data: &[u8], ttl: Duration) -> SessionResult<()> {
         if data.len() > self.settings.max_data_bytes {
             return Err(SessionError::TooLarge {
                 size: data.len(),
@@ -542,9 +583,7 @@ impl SessionHandler {
                     Err(SessionError::LockLost)
                 }
             }
-            Access::Snapshot(base) => {
-                self.merge_and_write(&store, base, data.to_vec(), ttl, serializer)
-            }
+            Access::Snapshot(base) => self.merge_and_write(&store, base, data.to_vec(), ttl),
             Access::Unlocked => self.with_conn(|conn| store.write_unlocked(conn, data, ttl)),
             Access::NoWrite => Err(SessionError::ReadOnly),
             Access::Done => Err(SessionError::LockLost),
@@ -559,9 +598,11 @@ impl SessionHandler {
         mut base: Vec<u8>,
         mut mine: Vec<u8>,
         ttl: Duration,
-        serializer: &SessionSerializer,
     ) -> SessionResult<()> {
-        let started = Instant::now();
+        // Waits for a locking request that holds the session, and the spreading-out of a crowd
+        // of writers that keep beating each other, share the one budget rustredis.lock_wait_ms.
+        let mut lock_backoff = Backoff::new(self.settings.lock_wait, self.read_timeout);
+        let mut crowd_backoff = Backoff::new(self.settings.lock_wait, self.read_timeout);
         let mut merges = 0;
         let mut waiting = false;
         loop {
@@ -572,18 +613,17 @@ impl SessionHandler {
                 CasOutcome::Written => return Ok(()),
                 CasOutcome::Changed(theirs) => {
                     merges += 1;
-                    let waited = started.elapsed();
-                    if merges > MAX_MERGE_ATTEMPTS || waited >= self.settings.lock_wait {
-                        return Err(SessionError::TooManyWriters { merges, waited });
-                    }
                     if merges > MERGE_ROUNDS_BEFORE_BACKOFF {
-                        let rounds = (merges - MERGE_ROUNDS_BEFORE_BACKOFF).min(7) as u32;
-                        let cap = (FIRST_BACKOFF * 2u32.pow(rounds))
-                            .min(self.settings.lock_wait - waited);
-                        std::thread::sleep(cap.mul_f64(random_fraction()));
+                        match crowd_backoff.next_wait(None) {
+                            Some(wait) if merges <= MAX_MERGE_ATTEMPTS => std::thread::sleep(wait),
+                            _ => {
+                                let waited = crowd_backoff.waited();
+                                return Err(SessionError::TooManyWriters { merges, waited });
+                            }
+                        }
                     }
                     let merge = three_way_merge(
-                        serializer,
+                        &self.serializer,
                         &base,
                         &mine,
                         &theirs,
@@ -596,24 +636,25 @@ impl SessionHandler {
                             quoted_list(&merge.overridden_keys)
                         ));
                     }
-                    match merge.outcome {
-                        MergeOutcome::Merged(merged) => {
+                    match (merge.outcome, merge.mode) {
+                        (MergeOutcome::Merged(merged), _) => {
                             mine = merged;
                             base = theirs;
                         }
-                        MergeOutcome::Conflict { keys } => {
+                        (MergeOutcome::Conflict { .. }, MergeMode::WholeSession(reason)) => {
+                            return Err(SessionError::WholeSessionConflict {
+                                reason: reason.to_string(),
+                            })
+                        }
+                        (MergeOutcome::Conflict { keys }, _) => {
                             return Err(SessionError::Conflict { keys })
                         }
                     }
                 }
+                // A locking request of this session is between its read and its write; its
+                // write will be based on what it read, so ours has to wait for it.
                 CasOutcome::Locked(expires_in) => {
-                    // A locking request of this session is between its read and its write; its
-                    // write will be based on what it read, so ours has to wait for it.
-                    if let Err(err) = self.wait_for_holder(store, started, expires_in) {
-                        // Best effort: the count expires by itself within seconds anyway.
-                        let _ = self.with_conn(|conn| store.stop_waiting(conn));
-                        return Err(err);
-                    }
+                    self.wait_for_holder(store, &mut lock_backoff, expires_in)?
                 }
             }
         }
@@ -666,16 +707,18 @@ impl SessionHandler {
         let outcome = match access {
             Access::NoWrite => return Err(SessionError::ReadOnly),
             Access::Locked(token) => self.end_lock(id, token, |conn, token| {
-                store.destroy(conn, Some(token), false)
+                store.destroy(conn, Some(token), false, false)
             })?,
-            Access::Unlocked => self.with_conn(|conn| store.destroy(conn, None, true))?,
+            Access::Unlocked => self.with_conn(|conn| store.destroy(conn, None, true, false))?,
             // No lock of ours: wait until no locking request is between its read and its write.
             Access::Snapshot(_) | Access::Done => {
-                let started = Instant::now();
+                let mut backoff = Backoff::new(self.settings.lock_wait, self.read_timeout);
+                let mut waiting = false;
                 loop {
-                    match self.with_conn(|conn| store.destroy(conn, None, false))? {
+                    match self.with_conn(|conn| store.destroy(conn, None, false, waiting))? {
                         DestroyOutcome::Locked(expires_in) => {
-                            self.wait_for_holder(&store, started, expires_in)?
+                            waiting = true;
+                            self.wait_for_holder(&store, &mut backoff, expires_in)?
                         }
                         outcome => break outcome,
                     }
@@ -706,23 +749,27 @@ impl SessionHandler {
         result
     }
 
-    /// Blocks until a lock holder releases (or a short backoff passes), within rustredis.lock_wait_ms
-    /// counted from `started`.
+    /// Blocks until a lock holder releases or the backoff's next wait passes; once the budget is
+    /// spent, leaves the waiter count and reports the timeout.
     fn wait_for_holder(
         &self,
         store: &SessionStore<'_>,
-        started: Instant,
+        backoff: &mut Backoff,
         expires_in: Option<Duration>,
     ) -> SessionResult<()> {
-        let waited = started.elapsed();
-        if waited >= self.settings.lock_wait {
-            return Err(SessionError::LockTimeout { waited });
+        match backoff.next_wait(expires_in) {
+            Some(wait) => {
+                self.with_conn(|conn| store.wait_for_release(conn, wait))?;
+                Ok(())
+            }
+            None => {
+                // Best effort: the count expires by itself within seconds anyway.
+                let _ = self.with_conn(|conn| store.stop_waiting(conn));
+                Err(SessionError::LockTimeout {
+                    waited: backoff.waited(),
+                })
+            }
         }
-        let block = (self.settings.lock_wait - waited)
-            .min(MAX_BACKOFF)
-            .min(expires_in.unwrap_or(MAX_BACKOFF) + Duration::from_millis(1));
-        self.with_conn(|conn| store.wait_for_release(conn, block))?;
-        Ok(())
     }
 
     fn release_active(&mut self) -> SessionResult<()> {

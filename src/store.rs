@@ -119,15 +119,20 @@ static RELEASE: LazyLock<Script> = LazyLock::new(|| {
 });
 
 /// ARGV: token ('' = this request holds no lock), force ("1" = delete whatever the lock says),
-/// wake ttl ms. Deleting is a write, so it follows the same ownership rule:
-/// {1} deleted (and our lock released); {0} our token is gone (lock lost): nothing deleted;
-/// {2, pttl} another request holds the lock and we have none: nothing deleted yet.
+/// unused, waiting ttl ms, already waiting ("1"/"0"), wake ttl ms. Deleting is a write, so it
+/// follows the same ownership rule: {1} deleted (and our lock released); {0} our token is gone
+/// (lock lost): nothing deleted; {2, pttl} another request holds the lock and we have none:
+/// nothing deleted yet, and this request now counts as waiting.
 static DESTROY: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         "local holder = redis.call('GET', KEYS[2])
          if ARGV[1] ~= '' and holder ~= ARGV[1] then return {0} end
-         if ARGV[1] == '' and holder and ARGV[2] ~= '1' then return {2, redis.call('PTTL', KEYS[2])} end
-         redis.call('DEL', KEYS[1])
+         if ARGV[1] == '' and holder and ARGV[2] ~= '1' then\n",
+        keep_waiting_lua!(),
+        "  return {2, redis.call('PTTL', KEYS[2])}
+         end\n",
+        stop_waiting_lua!(),
+        "redis.call('DEL', KEYS[1])
          if ARGV[1] == '' then return {1} end\n",
         release_lua!(),
         "\nreturn {1}"
@@ -342,11 +347,15 @@ impl SessionStore<'_> {
         conn: &mut dyn ConnectionLike,
         token: Option<&LockToken>,
         force: bool,
+        already_waiting: bool,
     ) -> RedisResult<DestroyOutcome> {
         let reply: Vec<Value> = self
             .script(&DESTROY)
             .arg(token.map(LockToken::as_str).unwrap_or(""))
             .arg(if force { "1" } else { "0" })
+            .arg("")
+            .arg(WAITING_TTL_MS)
+            .arg(if already_waiting { "1" } else { "0" })
             .arg(WAKE_TTL_MS)
             .invoke(conn)?;
         match reply.as_slice() {

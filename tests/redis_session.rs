@@ -214,16 +214,16 @@ fn compare_and_set_detects_writers_and_respects_locks() {
 #[test]
 fn handler_round_trip_costs_read_and_write_and_keeps_binary_data() {
     let path = save_path();
-    let mut h = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    let mut h = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
     let mut generated = Some(b"roundtrip1".to_vec());
     let id = h
         .create_id(&mut || generated.take(), ReadIntent::ReadWrite, TTL)
         .unwrap();
     assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), b"");
     let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 256) as u8).collect();
-    h.write(&id, &big, TTL, &php()).unwrap();
+    h.write(&id, &big, TTL).unwrap();
     h.close().unwrap();
-    let mut h = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    let mut h = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
     assert!(h.validate_id(&id, ReadIntent::ReadWrite).unwrap());
     assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), big);
     h.close().unwrap();
@@ -239,46 +239,53 @@ fn handler_round_trip_costs_read_and_write_and_keeps_binary_data() {
 }
 
 #[test]
-fn waiter_announces_itself_and_is_woken_by_the_release() {
+fn a_release_wakes_a_blocked_waiter() {
     let path = save_path();
-    let id = b"handoff1".to_vec();
     let k = keys(&path, "handoff1");
-    let mut conn = connection(&path);
-    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
-    holder.read(&id, ReadIntent::ReadWrite).unwrap();
+    let store = SessionStore { keys: &k };
+    let mut holder_conn = connection(&path);
+    let holder = LockToken::random();
+    store
+        .acquire_and_read(&mut holder_conn, &holder, TTL, false, false)
+        .unwrap();
     let exists = |conn: &mut rustredis::pool::PooledConnection, key: &[u8]| -> bool {
         redis::cmd("EXISTS").arg(key).query(conn).unwrap()
     };
-    assert!(!exists(&mut conn, &k.waiting), "nobody waits yet");
+    assert!(!exists(&mut holder_conn, &k.waiting), "nobody waits yet");
     let waiter = {
-        let (path, id) = (path.clone(), id.clone());
+        let path = path.clone();
         thread::spawn(move || {
-            let mut h = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
-            let data = h.read(&id, ReadIntent::ReadWrite).unwrap();
-            h.close().unwrap();
-            data
+            let k = keys(&path, "handoff1");
+            let store = SessionStore { keys: &k };
+            let mut conn = connection(&path);
+            let token = LockToken::random();
+            let held = store
+                .acquire_and_read(&mut conn, &token, TTL, false, false)
+                .unwrap();
+            assert!(matches!(held, AcquireOutcome::Held(_)));
+            // Much longer than the release takes to come (and under the pool's 3 s read timeout):
+            // without the release's signal this returns false.
+            store
+                .wait_for_release(&mut conn, Duration::from_secs(2))
+                .unwrap()
         })
     };
-    // The waiter's failed attempt marks the session as waited for.
+    // The waiter's failed attempt counted it as waiting; then it blocks.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !exists(&mut conn, &k.waiting) && Instant::now() < deadline {
+    while !exists(&mut holder_conn, &k.waiting) && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(5));
     }
     assert!(
-        exists(&mut conn, &k.waiting),
+        exists(&mut holder_conn, &k.waiting),
         "a waiter must announce itself"
     );
-    holder.write(&id, b"from holder", TTL, &php()).unwrap();
-    holder.close().unwrap();
-    assert_eq!(
-        waiter.join().unwrap(),
-        b"from holder",
-        "the waiter sees the holder's write"
-    );
-    // The release pushed a wake-up and the blocked waiter consumed it (a poll would leave it).
+    thread::sleep(Duration::from_millis(50));
+    assert!(store
+        .write_and_release(&mut holder_conn, &holder, b"from holder", TTL)
+        .unwrap());
     assert!(
-        !exists(&mut conn, &k.wake),
-        "the wake-up signal was taken by the waiter"
+        waiter.join().unwrap(),
+        "the blocked waiter must receive the release signal"
     );
 }
 
@@ -286,17 +293,17 @@ fn waiter_announces_itself_and_is_woken_by_the_release() {
 fn lock_wait_budget_fails_or_degrades_to_read_only() {
     let path = save_path();
     let id = b"budget1".to_vec();
-    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
     holder.read(&id, ReadIntent::ReadWrite).unwrap();
-    holder.write(&id, b"a|i:1;", TTL, &php()).unwrap();
-    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    holder.write(&id, b"a|i:1;", TTL).unwrap();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
     holder.read(&id, ReadIntent::ReadWrite).unwrap();
 
     let short = Settings {
         lock_wait: Duration::from_millis(200),
         ..settings(LockMode::Locked)
     };
-    let mut waiter = SessionHandler::open(&path, short.clone()).unwrap();
+    let mut waiter = SessionHandler::open(&path, short.clone(), php()).unwrap();
     let started = Instant::now();
     match waiter.read(&id, ReadIntent::ReadWrite) {
         Err(SessionError::LockTimeout { waited }) => assert!(waited >= Duration::from_millis(200)),
@@ -312,14 +319,14 @@ fn lock_wait_budget_fails_or_degrades_to_read_only() {
         on_lock_timeout: LockTimeoutAction::ReadOnly,
         ..short
     };
-    let mut waiter = SessionHandler::open(&path, readonly).unwrap();
+    let mut waiter = SessionHandler::open(&path, readonly, php()).unwrap();
     assert_eq!(waiter.read(&id, ReadIntent::ReadWrite).unwrap(), b"a|i:1;");
     assert!(waiter
         .take_warnings()
         .iter()
         .any(|w| w.contains("read-only")));
     assert_eq!(
-        waiter.write(&id, b"a|i:2;", TTL, &php()),
+        waiter.write(&id, b"a|i:2;", TTL),
         Err(SessionError::ReadOnly)
     );
     waiter.close().unwrap();
@@ -330,10 +337,10 @@ fn lock_wait_budget_fails_or_degrades_to_read_only() {
 fn read_only_intent_neither_locks_nor_waits() {
     let path = save_path();
     let id = b"readonly1".to_vec();
-    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
     holder.read(&id, ReadIntent::ReadWrite).unwrap();
-    holder.write(&id, b"a|i:1;", TTL, &php()).unwrap();
-    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    holder.write(&id, b"a|i:1;", TTL).unwrap();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
     holder.read(&id, ReadIntent::ReadWrite).unwrap();
     let mut reader = SessionHandler::open(
         &path,
@@ -341,6 +348,7 @@ fn read_only_intent_neither_locks_nor_waits() {
             lock_wait: Duration::from_secs(5),
             ..settings(LockMode::Locked)
         },
+        php(),
     )
     .unwrap();
     let started = Instant::now();
@@ -352,14 +360,12 @@ fn read_only_intent_neither_locks_nor_waits() {
     // A write after a read judged read-only must not overwrite blindly: it waits for the
     // holder and merges with what the holder wrote.
     let writer = thread::spawn(move || {
-        let result = reader.write(&id, b"a|i:1;b|i:2;", TTL, &php());
+        let result = reader.write(&id, b"a|i:1;b|i:2;", TTL);
         reader.close().unwrap();
         result
     });
     thread::sleep(Duration::from_millis(100));
-    holder
-        .write(b"readonly1", b"a|i:1;c|i:3;", TTL, &php())
-        .unwrap();
+    holder.write(b"readonly1", b"a|i:1;c|i:3;", TTL).unwrap();
     holder.close().unwrap();
     writer.join().unwrap().unwrap();
     let mut conn = connection(&path);
@@ -374,19 +380,19 @@ fn read_only_intent_neither_locks_nor_waits() {
 fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
     let path = save_path();
     let id = b"optimistic1".to_vec();
-    let mut seed = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    let mut seed = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
     seed.read(&id, ReadIntent::ReadWrite).unwrap();
-    seed.write(&id, b"n|i:0;", TTL, &php()).unwrap();
+    seed.write(&id, b"n|i:0;", TTL).unwrap();
     seed.close().unwrap();
 
-    let mut a = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
-    let mut b = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
-    let mut c = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    let mut a = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
+    let mut b = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
+    let mut c = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
     for h in [&mut a, &mut b, &mut c] {
         assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), b"n|i:0;");
     }
-    a.write(&id, b"n|i:0;a|s:1:\"x\";", TTL, &php()).unwrap();
-    b.write(&id, b"n|i:0;b|s:1:\"y\";", TTL, &php()).unwrap();
+    a.write(&id, b"n|i:0;a|s:1:\"x\";", TTL).unwrap();
+    b.write(&id, b"n|i:0;b|s:1:\"y\";", TTL).unwrap();
     let mut conn = connection(&path);
     let stored: Vec<u8> = redis::cmd("GET")
         .arg(&keys(&path, "optimistic1").data)
@@ -394,11 +400,11 @@ fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
         .unwrap();
     assert_eq!(stored, b"n|i:0;a|s:1:\"x\";b|s:1:\"y\";");
     // c and a conflicting edit of the same key: reported, nothing of c's written.
-    let mut d = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    let mut d = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
     d.read(&id, ReadIntent::ReadWrite).unwrap();
-    d.write(&id, b"n|i:1;a|s:1:\"x\";b|s:1:\"y\";", TTL, &php())
+    d.write(&id, b"n|i:1;a|s:1:\"x\";b|s:1:\"y\";", TTL)
         .unwrap();
-    match c.write(&id, b"n|i:2;", TTL, &php()) {
+    match c.write(&id, b"n|i:2;", TTL) {
         Err(SessionError::Conflict { keys }) => assert_eq!(keys, vec!["n".to_string()]),
         other => panic!("expected a conflict on n, got {other:?}"),
     }
@@ -414,14 +420,15 @@ fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
             on_conflict: ConflictPolicy::MineWins,
             ..settings(LockMode::Optimistic)
         },
+        php(),
     )
     .unwrap();
     e.read(&id, ReadIntent::ReadWrite).unwrap();
-    let mut f = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    let mut f = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
     f.read(&id, ReadIntent::ReadWrite).unwrap();
-    f.write(&id, b"n|i:5;a|s:1:\"x\";b|s:1:\"y\";", TTL, &php())
+    f.write(&id, b"n|i:5;a|s:1:\"x\";b|s:1:\"y\";", TTL)
         .unwrap();
-    e.write(&id, b"n|i:9;a|s:1:\"x\";b|s:1:\"y\";", TTL, &php())
+    e.write(&id, b"n|i:9;a|s:1:\"x\";b|s:1:\"y\";", TTL)
         .unwrap();
     assert!(e.take_warnings().iter().any(|w| w.contains("'n'")));
     let stored: Vec<u8> = redis::cmd("GET")
@@ -434,7 +441,7 @@ fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
 #[test]
 fn hostile_ids_never_reach_redis() {
     let path = save_path();
-    let mut h = SessionHandler::open(&path, settings(LockMode::Locked)).unwrap();
+    let mut h = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
     for id in [
         &b"../../etc/passwd"[..],
         b"*",
@@ -467,7 +474,7 @@ fn unreachable_redis_fails_within_the_connect_timeout() {
         connect_timeout: Duration::from_millis(300),
         ..settings(LockMode::Locked)
     };
-    let mut h = SessionHandler::open("tcp://127.0.0.1:1", quick).unwrap();
+    let mut h = SessionHandler::open("tcp://127.0.0.1:1", quick, php()).unwrap();
     let started = Instant::now();
     match h.read(b"abc", ReadIntent::ReadWrite) {
         Err(SessionError::Redis { endpoint, .. }) => assert_eq!(endpoint, "tcp://127.0.0.1:1"),
@@ -486,9 +493,9 @@ fn a_crowd_of_optimistic_writers_all_land() {
     // winner, so the unluckiest writer loses many rounds in a row and must keep merging.
     let path = save_path();
     let id = b"crowd1".to_vec();
-    let mut seed = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+    let mut seed = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
     seed.read(&id, ReadIntent::ReadWrite).unwrap();
-    seed.write(&id, b"base|i:0;", TTL, &php()).unwrap();
+    seed.write(&id, b"base|i:0;", TTL).unwrap();
     seed.close().unwrap();
     let writers = 30;
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(writers));
@@ -496,11 +503,12 @@ fn a_crowd_of_optimistic_writers_all_land() {
         .map(|i| {
             let (path, id, barrier) = (path.clone(), id.clone(), barrier.clone());
             thread::spawn(move || {
-                let mut h = SessionHandler::open(&path, settings(LockMode::Optimistic)).unwrap();
+                let mut h =
+                    SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
                 let mut data = h.read(&id, ReadIntent::ReadWrite).unwrap();
                 data.extend_from_slice(format!("k{i}|i:{i};").as_bytes());
                 barrier.wait();
-                let result = h.write(&id, &data, TTL, &php());
+                let result = h.write(&id, &data, TTL);
                 h.close().unwrap();
                 result
             })
