@@ -325,6 +325,36 @@ pub const SETTINGS: &[SettingSpec] = &[
     },
 ];
 
+/// Reads settings through a lookup, replacing a bad value by the default and saying so.
+struct SettingReader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    warnings: Vec<String>,
+}
+
+impl SettingReader<'_> {
+    fn get<T>(
+        &mut self,
+        name: &'static str,
+        expected: &str,
+        parse: impl Fn(&str) -> Option<T>,
+    ) -> T {
+        let default = SETTINGS
+            .iter()
+            .find(|s| s.name == name)
+            .map_or("", |s| s.default);
+        let fallback = || parse(default).expect("every default in SETTINGS parses");
+        match (self.lookup)(name) {
+            None => fallback(),
+            Some(raw) => parse(raw.trim()).unwrap_or_else(|| {
+                self.warnings.push(format!(
+                    "{name}: invalid value '{raw}' (expected {expected}); using the default '{default}'"
+                ));
+                fallback()
+            }),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings::from_lookup(|_| None).0
@@ -335,101 +365,70 @@ impl Settings {
     /// Reads every setting through `lookup` (None = not set). A bad value is replaced by the
     /// default and reported in the returned warnings, which name the setting and the value.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Settings, Vec<String>) {
-        let mut warnings = Vec::new();
-        let mut get = |name: &'static str,
-                       expected: &str,
-                       parse: &dyn Fn(&str) -> Option<u64>|
-         -> u64 {
-            let default = SETTINGS
-                .iter()
-                .find(|s| s.name == name)
-                .map(|s| s.default)
-                .unwrap_or("");
-            let fallback = parse(default).unwrap_or(0);
-            match lookup(name) {
-                None => fallback,
-                Some(raw) => parse(raw.trim()).unwrap_or_else(|| {
-                    warnings.push(format!(
-                        "{name}: invalid value '{raw}' (expected {expected}); using the default '{default}'"
-                    ));
-                    fallback
-                }),
-            }
+        let mut reader = SettingReader {
+            lookup: &lookup,
+            warnings: Vec::new(),
         };
         let millis = |min: u64, max: u64| {
-            move |v: &str| v.parse::<u64>().ok().filter(|n| (min..=max).contains(n))
+            move |v: &str| {
+                v.parse::<u64>()
+                    .ok()
+                    .filter(|n| (min..=max).contains(n))
+                    .map(Duration::from_millis)
+            }
         };
-        let lock_mode = match get(SETTING_LOCKING, "on, off or optimistic", &|v| match v
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "1" | "on" | "yes" | "true" | "lock" | "locked" => Some(0),
-            "0" | "off" | "no" | "false" | "none" | "" => Some(1),
-            "optimistic" => Some(2),
-            _ => None,
-        }) {
-            0 => LockMode::Locked,
-            1 => LockMode::Unlocked,
-            _ => LockMode::Optimistic,
-        };
-        let lock_ttl = get(
-            SETTING_LOCK_TTL,
-            "milliseconds from 100 to 86400000",
-            &millis(100, 86_400_000),
-        );
-        let lock_wait = get(
-            SETTING_LOCK_WAIT,
-            "milliseconds from 0 to 86400000",
-            &millis(0, 86_400_000),
-        );
-        let on_lock_timeout = match get(SETTING_ON_LOCK_TIMEOUT, "fail or readonly", &|v| match v
-            .to_ascii_lowercase()
-            .as_str()
-        {
-            "fail" => Some(0),
-            "readonly" | "read_only" => Some(1),
-            _ => None,
-        }) {
-            0 => LockTimeoutAction::Fail,
-            _ => LockTimeoutAction::ReadOnly,
-        };
-        let on_conflict = match get(
-            SETTING_ON_CONFLICT,
-            "keep_theirs or mine_wins",
-            &|v| match v.to_ascii_lowercase().as_str() {
-                "keep_theirs" | "fail" => Some(0),
-                "mine_wins" => Some(1),
-                _ => None,
-            },
-        ) {
-            0 => ConflictPolicy::KeepTheirs,
-            _ => ConflictPolicy::MineWins,
-        };
-        let connect_timeout = get(
-            SETTING_CONNECT_TIMEOUT,
-            "milliseconds from 1 to 600000",
-            &millis(1, 600_000),
-        );
-        let read_timeout = get(
-            SETTING_READ_TIMEOUT,
-            "milliseconds from 1 to 600000",
-            &millis(1, 600_000),
-        );
-        let max_data_bytes = get(SETTING_MAX_DATA, "bytes from 1 to 536870912", &|v| {
-            v.parse::<u64>()
-                .ok()
-                .filter(|n| (1..=512 * 1024 * 1024).contains(n))
-        });
         let settings = Settings {
-            lock_mode,
-            lock_ttl: Duration::from_millis(lock_ttl),
-            lock_wait: Duration::from_millis(lock_wait),
-            on_lock_timeout,
-            on_conflict,
-            connect_timeout: Duration::from_millis(connect_timeout),
-            read_timeout: Duration::from_millis(read_timeout),
-            max_data_bytes: max_data_bytes as usize,
+            lock_mode: reader.get(SETTING_LOCKING, "on, off or optimistic", |v| {
+                match v.to_ascii_lowercase().as_str() {
+                    // php.ini turns on/yes/true into "1" and off/no/false/none into "".
+                    "1" | "on" | "yes" | "true" => Some(LockMode::Locked),
+                    "0" | "off" | "no" | "false" | "none" | "" => Some(LockMode::Unlocked),
+                    "optimistic" => Some(LockMode::Optimistic),
+                    _ => None,
+                }
+            }),
+            lock_ttl: reader.get(
+                SETTING_LOCK_TTL,
+                "milliseconds from 100 to 86400000",
+                millis(100, 86_400_000),
+            ),
+            lock_wait: reader.get(
+                SETTING_LOCK_WAIT,
+                "milliseconds from 0 to 86400000",
+                millis(0, 86_400_000),
+            ),
+            on_lock_timeout: reader.get(SETTING_ON_LOCK_TIMEOUT, "fail or readonly", |v| {
+                match v.to_ascii_lowercase().as_str() {
+                    "fail" => Some(LockTimeoutAction::Fail),
+                    "readonly" => Some(LockTimeoutAction::ReadOnly),
+                    _ => None,
+                }
+            }),
+            on_conflict: reader.get(SETTING_ON_CONFLICT, "keep_theirs or mine_wins", |v| match v
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "keep_theirs" => Some(ConflictPolicy::KeepTheirs),
+                "mine_wins" => Some(ConflictPolicy::MineWins),
+                _ => None,
+            }),
+            connect_timeout: reader.get(
+                SETTING_CONNECT_TIMEOUT,
+                "milliseconds from 1 to 600000",
+                millis(1, 600_000),
+            ),
+            read_timeout: reader.get(
+                SETTING_READ_TIMEOUT,
+                "milliseconds from 1 to 600000",
+                millis(1, 600_000),
+            ),
+            max_data_bytes: reader.get(SETTING_MAX_DATA, "bytes from 1 to 536870912", |v| {
+                v.parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=512 * 1024 * 1024).contains(n))
+            }),
         };
+        let warnings = reader.warnings;
         (settings, warnings)
     }
 }
