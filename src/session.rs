@@ -218,6 +218,10 @@ struct ActiveSession {
 #[derive(Debug)]
 struct Prefetched {
     id: Vec<u8>,
+    keys: SessionKeys,
+    /// create_sid reserved this id: PHP's collision check in session_regenerate_id must not
+    /// take it for someone else's session.
+    reserved: bool,
     result: SessionResult<(Access, Vec<u8>)>,
 }
 
@@ -232,9 +236,6 @@ pub struct SessionHandler {
     serializer: SessionSerializer,
     active: Option<ActiveSession>,
     prefetched: Option<Prefetched>,
-    /// The id create_sid reserved: PHP's collision check in session_regenerate_id must not see it
-    /// as taken by someone else.
-    reserved_id: Option<Vec<u8>>,
     warnings: Vec<String>,
 }
 
@@ -264,7 +265,6 @@ impl SessionHandler {
             pool,
             active: None,
             prefetched: None,
-            reserved_id: None,
             warnings: Vec::new(),
         })
     }
@@ -426,31 +426,30 @@ impl SessionHandler {
             // session_reset(): the session this request holds exists.
             return Ok(true);
         }
-        if self.reserved_id.as_deref() == Some(id) {
+        if self
+            .prefetched
+            .as_ref()
+            .is_some_and(|p| p.reserved && p.id == id)
+        {
             // Our own fresh reservation, not yet read: not a collision with someone else's session.
             return Ok(false);
         }
         self.forget_stale_prefetch()?;
         let keys = self.keys(id);
-        match self.load(&keys, intent, true) {
-            Ok(None) => Ok(false),
-            Ok(Some(loaded)) => {
-                self.prefetched = Some(Prefetched {
-                    id: id.to_vec(),
-                    result: Ok(loaded),
-                });
-                Ok(true)
-            }
-            Err(err) => {
-                // Saying "invalid" would make PHP hand out a new id and log the user out; let read
-                // report the failure instead, without trying again.
-                self.prefetched = Some(Prefetched {
-                    id: id.to_vec(),
-                    result: Err(err),
-                });
-                Ok(true)
-            }
-        }
+        let result = match self.load(&keys, intent, true) {
+            Ok(None) => return Ok(false),
+            Ok(Some(loaded)) => Ok(loaded),
+            // Saying "invalid" would make PHP hand out a new id and log the user out; let read
+            // report the failure instead, without trying again.
+            Err(err) => Err(err),
+        };
+        self.prefetched = Some(Prefetched {
+            id: id.to_vec(),
+            keys,
+            reserved: false,
+            result,
+        });
+        Ok(true)
     }
 
     /// PHP's create_sid: `generate` makes ids the way PHP would (php_session_create_id); each is
@@ -479,6 +478,8 @@ impl SessionHandler {
                     // read report the failure, so session_start() warns and returns false.
                     self.prefetched = Some(Prefetched {
                         id: id.clone(),
+                        keys,
+                        reserved: false,
                         result: Err(err),
                     });
                     return Ok(id);
@@ -491,9 +492,10 @@ impl SessionHandler {
                 };
                 self.prefetched = Some(Prefetched {
                     id: id.clone(),
+                    keys,
+                    reserved: true,
                     result: Ok((access, Vec::new())),
                 });
-                self.reserved_id = Some(id.clone());
                 return Ok(id);
             }
         }
@@ -507,7 +509,7 @@ impl SessionHandler {
         if let Some(prefetched) = self.prefetched.take() {
             if prefetched.id == id {
                 let (access, data) = prefetched.result?;
-                self.activate(id, access)?;
+                self.activate(id, prefetched.keys, access)?;
                 return Ok(data);
             }
             self.forget_prefetched(prefetched)?;
@@ -515,8 +517,8 @@ impl SessionHandler {
         if let Some(active) = &self.active {
             if active.id == id && matches!(active.access, Access::Locked(_)) {
                 // session_reset(): we still hold the lock; read the data again under it.
-                let keys = active.keys.clone();
-                let data = self.with_conn(|conn| SessionStore { keys: &keys }.read(conn))?;
+                let store = SessionStore { keys: &active.keys };
+                let data = self.with_conn(|conn| store.read(conn))?;
                 return Ok(data.unwrap_or_default());
             }
         }
@@ -524,7 +526,7 @@ impl SessionHandler {
         let (access, data) = self
             .load(&keys, intent, false)?
             .expect("only_if_exists=false always loads");
-        self.activate(id, access)?;
+        self.activate(id, keys, access)?;
         Ok(data)
     }
 
@@ -539,25 +541,48 @@ impl SessionHandler {
     /// A prefetched read PHP did not go on to use (it read another id): give back its lock.
     fn forget_prefetched(&mut self, prefetched: Prefetched) -> SessionResult<()> {
         if let Ok((Access::Locked(token), _)) = prefetched.result {
-            let keys = self.keys(&prefetched.id);
-            self.with_conn(|conn| SessionStore { keys: &keys }.release(conn, &token))?;
+            let store = SessionStore {
+                keys: &prefetched.keys,
+            };
+            self.with_conn(|conn| store.release(conn, &token))?;
         }
         Ok(())
     }
 
-    fn activate(&mut self, id: &[u8], access: Access) -> SessionResult<()> {
+    fn activate(&mut self, id: &[u8], keys: SessionKeys, access: Access) -> SessionResult<()> {
         self.release_active()?;
         self.active = Some(ActiveSession {
             id: id.to_vec(),
-            keys: self.keys(id),
+            keys,
             access,
         });
         Ok(())
     }
 
-    /// The session PHP is writing, which must be the one it read.
-    fn active_for(&mut self, id: &[u8]) -> Option<&mut ActiveSession> {
-        self.active.as_mut().filter(|a| a.id == id)
+    /// Takes out the session PHP is writing, which must be the one it read; the caller puts it
+    /// back (see `with_session`).
+    fn checkout(&mut self, id: &[u8]) -> Option<ActiveSession> {
+        if self.active.as_ref().is_some_and(|a| a.id == id) {
+            self.active.take()
+        } else {
+            None
+        }
+    }
+
+    /// Runs `op` on the session read as `id`, with its access taken out (left `Done` unless `op`
+    /// puts a token back), and returns the session to `self.active` afterwards.
+    fn with_session<T>(
+        &mut self,
+        id: &[u8],
+        op: impl FnOnce(&mut Self, &mut ActiveSession, Access) -> SessionResult<T>,
+    ) -> SessionResult<T> {
+        let Some(mut session) = self.checkout(id) else {
+            return Err(SessionError::NotRead);
+        };
+        let access = std::mem::replace(&mut session.access, Access::Done);
+        let result = op(self, &mut session, access);
+        self.active = Some(session);
+        result
     }
 
     pub fn write(&mut self, id: &[u8], data: &[u8], ttl: Duration) -> SessionResult<()> {
@@ -567,27 +592,32 @@ impl SessionHandler {
                 max: self.settings.max_data_bytes,
             });
         }
-        let Some(active) = self.active_for(id) else {
-            return Err(SessionError::NotRead);
-        };
-        let keys = active.keys.clone();
-        let access = std::mem::replace(&mut active.access, Access::Done);
-        let store = SessionStore { keys: &keys };
-        match access {
+        self.with_session(id, |this, session, access| match access {
             Access::Locked(token) => {
-                if self.end_lock(id, token, |conn, token| {
+                let written = this.end_lock(session, token, |conn, store, token| {
                     store.write_and_release(conn, token, data, ttl)
-                })? {
+                })?;
+                if written {
                     Ok(())
                 } else {
                     Err(SessionError::LockLost)
                 }
             }
-            Access::Snapshot(base) => self.merge_and_write(&store, base, data.to_vec(), ttl),
-            Access::Unlocked => self.with_conn(|conn| store.write_unlocked(conn, data, ttl)),
+            Access::Snapshot(base) => {
+                let store = SessionStore {
+                    keys: &session.keys,
+                };
+                this.merge_and_write(&store, base, data.to_vec(), ttl)
+            }
+            Access::Unlocked => {
+                let store = SessionStore {
+                    keys: &session.keys,
+                };
+                this.with_conn(|conn| store.write_unlocked(conn, data, ttl))
+            }
             Access::NoWrite => Err(SessionError::ReadOnly),
             Access::Done => Err(SessionError::LockLost),
-        }
+        })
     }
 
     /// Optimistic write: compare-and-set against what we read; when someone else wrote since,
@@ -662,20 +692,15 @@ impl SessionHandler {
 
     /// session.lazy_write with unchanged data: renew the TTL and release, in one round trip.
     pub fn update_timestamp(&mut self, id: &[u8], ttl: Duration) -> SessionResult<()> {
-        let Some(active) = self.active_for(id) else {
-            return Err(SessionError::NotRead);
-        };
-        let keys = active.keys.clone();
-        let access = std::mem::replace(&mut active.access, Access::Done);
-        let store = SessionStore { keys: &keys };
-        match access {
+        self.with_session(id, |this, session, access| match access {
             Access::Locked(token) => {
-                if !self.end_lock(id, token, |conn, token| {
+                let touched = this.end_lock(session, token, |conn, store, token| {
                     store.touch_and_release(conn, token, ttl)
-                })? {
+                })?;
+                if !touched {
                     // Nothing of ours is lost (the data was unchanged), but the operator should
                     // know the lock TTL is shorter than their requests.
-                    self.warnings.push(
+                    this.warnings.push(
                         "the session lock expired before the request ended (raise rustredis.lock_ttl_ms); the \
                          session was unchanged, so nothing was lost"
                             .to_string(),
@@ -685,10 +710,11 @@ impl SessionHandler {
             }
             // Unchanged data: renewing the TTL cannot overwrite anyone's write.
             Access::Snapshot(_) | Access::Unlocked => {
-                self.with_conn(|conn| store.touch_unlocked(conn, ttl))
+                let store = SessionStore { keys: &session.keys };
+                this.with_conn(|conn| store.touch_unlocked(conn, ttl))
             }
             Access::NoWrite | Access::Done => Ok(()),
-        }
+        })
     }
 
     /// session_destroy() / session_regenerate_id(true): delete the data, give back our lock.
@@ -698,36 +724,54 @@ impl SessionHandler {
         if !is_valid_session_id(id) {
             return Ok(());
         }
-        let keys = self.keys(id);
-        let store = SessionStore { keys: &keys };
-        let access = match self.active_for(id) {
-            Some(active) => std::mem::replace(&mut active.access, Access::Done),
-            None => Access::Done,
-        };
-        let outcome = match access {
-            Access::NoWrite => return Err(SessionError::ReadOnly),
-            Access::Locked(token) => self.end_lock(id, token, |conn, token| {
-                store.destroy(conn, Some(token), false, false)
-            })?,
-            Access::Unlocked => self.with_conn(|conn| store.destroy(conn, None, true, false))?,
-            // No lock of ours: wait until no locking request is between its read and its write.
-            Access::Snapshot(_) | Access::Done => {
-                let mut backoff = Backoff::new(self.settings.lock_wait, self.read_timeout);
-                let mut waiting = false;
-                loop {
-                    match self.with_conn(|conn| store.destroy(conn, None, false, waiting))? {
-                        DestroyOutcome::Locked(expires_in) => {
-                            waiting = true;
-                            self.wait_for_holder(&store, &mut backoff, expires_in)?
-                        }
-                        outcome => break outcome,
-                    }
+        if self.active.as_ref().is_none_or(|a| a.id != id) {
+            // A session this request did not read (PHP does not do this, but the id is valid):
+            // destroy it as a request without a lock would.
+            let keys = self.keys(id);
+            return self.destroy_unowned(&SessionStore { keys: &keys });
+        }
+        self.with_session(id, |this, session, access| {
+            let outcome = match access {
+                Access::NoWrite => {
+                    session.access = Access::NoWrite;
+                    return Err(SessionError::ReadOnly);
                 }
+                Access::Locked(token) => this.end_lock(session, token, |conn, store, token| {
+                    store.destroy(conn, Some(token), false, false)
+                })?,
+                Access::Unlocked => {
+                    let store = SessionStore {
+                        keys: &session.keys,
+                    };
+                    this.with_conn(|conn| store.destroy(conn, None, true, false))?
+                }
+                Access::Snapshot(_) | Access::Done => {
+                    return this.destroy_unowned(&SessionStore {
+                        keys: &session.keys,
+                    })
+                }
+            };
+            match outcome {
+                DestroyOutcome::Destroyed => Ok(()),
+                DestroyOutcome::LockLost | DestroyOutcome::Locked(_) => Err(SessionError::LockLost),
             }
-        };
-        match outcome {
-            DestroyOutcome::Destroyed => Ok(()),
-            DestroyOutcome::LockLost | DestroyOutcome::Locked(_) => Err(SessionError::LockLost),
+        })
+    }
+
+    /// Destroys without a lock of ours: waits until no locking request is between its read and
+    /// its write, then deletes.
+    fn destroy_unowned(&self, store: &SessionStore<'_>) -> SessionResult<()> {
+        let mut backoff = Backoff::new(self.settings.lock_wait, self.read_timeout);
+        let mut waiting = false;
+        loop {
+            match self.with_conn(|conn| store.destroy(conn, None, false, waiting))? {
+                DestroyOutcome::Locked(expires_in) => {
+                    waiting = true;
+                    self.wait_for_holder(store, &mut backoff, expires_in)?
+                }
+                DestroyOutcome::Destroyed => return Ok(()),
+                DestroyOutcome::LockLost => return Err(SessionError::LockLost),
+            }
         }
     }
 
@@ -735,16 +779,17 @@ impl SessionHandler {
     /// fails, the token is put back so close() still releases the lock instead of leaving it to
     /// expire; releasing is a compare-and-delete, so doing it after a call that did run is harmless.
     fn end_lock<T>(
-        &mut self,
-        id: &[u8],
+        &self,
+        session: &mut ActiveSession,
         token: LockToken,
-        mut op: impl FnMut(&mut dyn ConnectionLike, &LockToken) -> RedisResult<T>,
+        mut op: impl FnMut(&mut dyn ConnectionLike, &SessionStore<'_>, &LockToken) -> RedisResult<T>,
     ) -> SessionResult<T> {
-        let result = self.with_conn(|conn| op(conn, &token));
+        let store = SessionStore {
+            keys: &session.keys,
+        };
+        let result = self.with_conn(|conn| op(conn, &store, &token));
         if result.is_err() {
-            if let Some(active) = self.active_for(id) {
-                active.access = Access::Locked(token);
-            }
+            session.access = Access::Locked(token);
         }
         result
     }
@@ -784,7 +829,6 @@ impl SessionHandler {
 
     /// Every path ends here (abort, read_and_close, errors): give back whatever lock is still ours.
     pub fn close(&mut self) -> SessionResult<()> {
-        self.reserved_id = None;
         let released = self.release_active();
         released.and(self.forget_stale_prefetch())
     }

@@ -46,6 +46,30 @@ fn keys(path: &str, id: &str) -> SessionKeys {
     SessionKeys::new(&SavePath::parse(path).unwrap().prefix, id.as_bytes())
 }
 
+/// A fresh prefix, the keys of session `id` under it, and a connection to the test Redis.
+fn fixture(id: &str) -> (String, SessionKeys, rustredis::pool::PooledConnection) {
+    let path = save_path();
+    let k = keys(&path, id);
+    let conn = connection(&path);
+    (path, k, conn)
+}
+
+/// What Redis holds for session `id`.
+fn stored_session(path: &str, id: &str) -> Vec<u8> {
+    redis::cmd("GET")
+        .arg(&keys(path, id).data)
+        .query(&mut connection(path))
+        .unwrap()
+}
+
+/// Writes `data` as session `id` through a whole handler cycle.
+fn seed(path: &str, id: &[u8], mode: LockMode, data: &[u8]) {
+    let mut h = SessionHandler::open(path, settings(mode), php()).unwrap();
+    h.read(id, ReadIntent::ReadWrite).unwrap();
+    h.write(id, data, TTL).unwrap();
+    h.close().unwrap();
+}
+
 fn settings(mode: LockMode) -> Settings {
     Settings {
         lock_mode: mode,
@@ -59,10 +83,8 @@ fn php() -> SessionSerializer {
 
 #[test]
 fn lock_is_exclusive_and_only_the_owner_releases_it() {
-    let path = save_path();
-    let k = keys(&path, "lockid1");
+    let (_, k, mut conn) = fixture("lockid1");
     let store = SessionStore { keys: &k };
-    let mut conn = connection(&path);
     let (mine, theirs) = (LockToken::random(), LockToken::random());
     assert_ne!(mine, theirs);
     assert_eq!(mine.as_str().len(), 32, "128-bit token, hex");
@@ -96,10 +118,8 @@ fn lock_is_exclusive_and_only_the_owner_releases_it() {
 
 #[test]
 fn acquire_reads_data_in_the_same_round_trip_and_only_if_exists_locks_nothing() {
-    let path = save_path();
-    let k = keys(&path, "lockid2");
+    let (_, k, mut conn) = fixture("lockid2");
     let store = SessionStore { keys: &k };
-    let mut conn = connection(&path);
     let token = LockToken::random();
     assert_eq!(
         store
@@ -124,10 +144,8 @@ fn acquire_reads_data_in_the_same_round_trip_and_only_if_exists_locks_nothing() 
 
 #[test]
 fn write_after_the_lock_was_lost_changes_nothing() {
-    let path = save_path();
-    let k = keys(&path, "lostlock");
+    let (_, k, mut conn) = fixture("lostlock");
     let store = SessionStore { keys: &k };
-    let mut conn = connection(&path);
     let slow = LockToken::random();
     store
         .acquire_and_read(&mut conn, &slow, Duration::from_millis(100), false, false)
@@ -155,10 +173,8 @@ fn write_after_the_lock_was_lost_changes_nothing() {
 
 #[test]
 fn reserve_never_hands_out_an_existing_id() {
-    let path = save_path();
-    let k = keys(&path, "reserved");
+    let (_, k, mut conn) = fixture("reserved");
     let store = SessionStore { keys: &k };
-    let mut conn = connection(&path);
     let token = LockToken::random();
     assert!(store.reserve(&mut conn, TTL, Some(&token), TTL).unwrap());
     assert!(!store.reserve(&mut conn, TTL, None, TTL).unwrap());
@@ -176,10 +192,8 @@ fn reserve_never_hands_out_an_existing_id() {
 
 #[test]
 fn compare_and_set_detects_writers_and_respects_locks() {
-    let path = save_path();
-    let k = keys(&path, "cas");
+    let (_, k, mut conn) = fixture("cas");
     let store = SessionStore { keys: &k };
-    let mut conn = connection(&path);
     assert_eq!(
         store
             .compare_and_set(&mut conn, b"", b"v1", TTL, false)
@@ -368,11 +382,7 @@ fn read_only_intent_neither_locks_nor_waits() {
     holder.write(b"readonly1", b"a|i:1;c|i:3;", TTL).unwrap();
     holder.close().unwrap();
     writer.join().unwrap().unwrap();
-    let mut conn = connection(&path);
-    let stored: Vec<u8> = redis::cmd("GET")
-        .arg(&keys(&path, "readonly1").data)
-        .query(&mut conn)
-        .unwrap();
+    let stored = stored_session(&path, "readonly1");
     assert_eq!(stored, b"a|i:1;c|i:3;b|i:2;", "both writes survive");
 }
 
@@ -380,10 +390,7 @@ fn read_only_intent_neither_locks_nor_waits() {
 fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
     let path = save_path();
     let id = b"optimistic1".to_vec();
-    let mut seed = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
-    seed.read(&id, ReadIntent::ReadWrite).unwrap();
-    seed.write(&id, b"n|i:0;", TTL).unwrap();
-    seed.close().unwrap();
+    seed(&path, &id, LockMode::Optimistic, b"n|i:0;");
 
     let mut a = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
     let mut b = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
@@ -393,11 +400,7 @@ fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
     }
     a.write(&id, b"n|i:0;a|s:1:\"x\";", TTL).unwrap();
     b.write(&id, b"n|i:0;b|s:1:\"y\";", TTL).unwrap();
-    let mut conn = connection(&path);
-    let stored: Vec<u8> = redis::cmd("GET")
-        .arg(&keys(&path, "optimistic1").data)
-        .query(&mut conn)
-        .unwrap();
+    let stored = stored_session(&path, "optimistic1");
     assert_eq!(stored, b"n|i:0;a|s:1:\"x\";b|s:1:\"y\";");
     // c and a conflicting edit of the same key: reported, nothing of c's written.
     let mut d = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
@@ -408,10 +411,7 @@ fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
         Err(SessionError::Conflict { keys }) => assert_eq!(keys, vec!["n".to_string()]),
         other => panic!("expected a conflict on n, got {other:?}"),
     }
-    let stored: Vec<u8> = redis::cmd("GET")
-        .arg(&keys(&path, "optimistic1").data)
-        .query(&mut conn)
-        .unwrap();
+    let stored = stored_session(&path, "optimistic1");
     assert_eq!(stored, b"n|i:1;a|s:1:\"x\";b|s:1:\"y\";");
     // With mine_wins the same race writes ours and says whose change it replaced.
     let mut e = SessionHandler::open(
@@ -431,10 +431,7 @@ fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
     e.write(&id, b"n|i:9;a|s:1:\"x\";b|s:1:\"y\";", TTL)
         .unwrap();
     assert!(e.take_warnings().iter().any(|w| w.contains("'n'")));
-    let stored: Vec<u8> = redis::cmd("GET")
-        .arg(&keys(&path, "optimistic1").data)
-        .query(&mut conn)
-        .unwrap();
+    let stored = stored_session(&path, "optimistic1");
     assert_eq!(stored, b"n|i:9;a|s:1:\"x\";b|s:1:\"y\";");
 }
 
@@ -493,10 +490,7 @@ fn a_crowd_of_optimistic_writers_all_land() {
     // winner, so the unluckiest writer loses many rounds in a row and must keep merging.
     let path = save_path();
     let id = b"crowd1".to_vec();
-    let mut seed = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
-    seed.read(&id, ReadIntent::ReadWrite).unwrap();
-    seed.write(&id, b"base|i:0;", TTL).unwrap();
-    seed.close().unwrap();
+    seed(&path, &id, LockMode::Optimistic, b"base|i:0;");
     let writers = 30;
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(writers));
     let handles: Vec<_> = (0..writers)
@@ -517,11 +511,7 @@ fn a_crowd_of_optimistic_writers_all_land() {
     for handle in handles {
         assert_eq!(handle.join().unwrap(), Ok(()));
     }
-    let mut conn = connection(&path);
-    let stored: Vec<u8> = redis::cmd("GET")
-        .arg(&keys(&path, "crowd1").data)
-        .query(&mut conn)
-        .unwrap();
+    let stored = stored_session(&path, "crowd1");
     let stored = String::from_utf8(stored).unwrap();
     for i in 0..writers {
         assert!(
