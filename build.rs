@@ -38,12 +38,34 @@ fn emit_php_build_flags() {
     }
 }
 
+/// PHP 8.6 (php-src 71096cd) passes save_path and the session name to open as `zend_string *`;
+/// earlier versions pass `const char *`. Read it off the installed header's PS_OPEN_ARGS.
+fn emit_open_signature(includes: &str) {
+    println!("cargo:rustc-check-cfg=cfg(php_open_zend_string)");
+    let header = includes
+        .split_whitespace()
+        .filter_map(|flag| flag.strip_prefix("-I"))
+        .map(|dir| PathBuf::from(dir).join("ext/session/php_session.h"))
+        .find(|path| path.is_file())
+        .expect("ext/session/php_session.h not found under php-config --includes (is php-dev installed?)");
+    println!("cargo:rerun-if-changed={}", header.display());
+    let text = std::fs::read_to_string(&header).expect("read php_session.h");
+    let open_args = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("#define PS_OPEN_ARGS"))
+        .expect("php_session.h defines PS_OPEN_ARGS");
+    if open_args.contains("zend_string") {
+        println!("cargo:rustc-cfg=php_open_zend_string");
+    }
+}
+
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=PHP_CONFIG");
     println!("cargo:rerun-if-env-changed=PHP");
     emit_php_build_flags();
     let includes = php_config("--includes");
+    emit_open_signature(&includes);
     let bindings = bindgen::Builder::default()
         .header_contents(
             "session_wrapper.h",
@@ -53,6 +75,7 @@ fn main() {
         .allowlist_type("ps_module_struct")
         .allowlist_function("php_session_register_module")
         .allowlist_function("php_session_create_id")
+        .allowlist_var("PHP_VERSION_ID")
         // Only pointers to these cross the boundary; keep them opaque so the generated module stays small.
         .opaque_type("_zend_string")
         .layout_tests(true)

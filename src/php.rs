@@ -20,11 +20,12 @@ use ext_php_rs::zend::ModuleEntry;
 
 use crate::codec::SessionSerializer;
 use crate::config::{Settings, SETTINGS};
-use crate::session::{ReadIntent, SessionHandler, SessionResult};
+use crate::session::{Caller, ReadIntent, SessionHandler, SessionResult};
 use crate::sys;
 
-const SUCCESS: sys::zend_result = sys::ZEND_RESULT_CODE_SUCCESS;
-const FAILURE: sys::zend_result = sys::ZEND_RESULT_CODE_FAILURE;
+// zend_result's values; PHP 8.6 no longer names them ZEND_RESULT_CODE_*.
+const SUCCESS: sys::zend_result = 0;
+const FAILURE: sys::zend_result = -1;
 
 extern "C" {
     // Exported by the php and php-fpm binaries but not part of ext-php-rs's bindings.
@@ -168,52 +169,126 @@ fn current_serializer() -> SessionSerializer {
 }
 
 // ---------------------------------------------------------------------------------------------
-// read_and_close detection
+// Who is calling: read_and_close detection and userland wrappers
 // ---------------------------------------------------------------------------------------------
 
-/// ext/session does not tell a handler about `read_and_close`: it is a local of session_start().
-/// When the engine is executing the internal function `session_start`, read its first argument
-/// and apply PHP's own rule to the `read_and_close` entry (string, bool or int, through
-/// zval_get_long, non-zero = yes). Named, spread and call_user_func arguments all land in the
-/// same slot. Any doubt means ReadWrite, the locked path, which is always safe.
-fn read_intent() -> ReadIntent {
-    // SAFETY: executor_globals is the engine's NTS global; we only read the current frame, which
-    // is live while the engine is inside session_start (it called us), and check every pointer.
+/// How far up the call stack to look for session_start (a framework's handler stack is a few
+/// user frames deep: Symfony's StrictSessionHandler::validateId → read → doRead → SessionHandler::read).
+const MAX_FRAME_WALK: usize = 64;
+
+/// # Safety
+/// `func` is null or points to a live zend_function.
+unsafe fn function_name<'a>(func: *const zend::zend_function) -> Option<&'a [u8]> {
+    if func.is_null() {
+        return None;
+    }
+    // SAFETY: `common` is valid for every function type; the name is null or a live zend_string.
+    let name = unsafe { (*func).common.function_name.cast::<ZendStr>().as_ref() };
+    name.map(ZendStr::as_bytes)
+}
+
+/// # Safety
+/// `func` is null or points to a live zend_function.
+unsafe fn is_internal(func: *const zend::zend_function) -> bool {
+    // SAFETY: checked non-null; `type_` is the first field of every zend_function variant.
+    !func.is_null() && u32::from(unsafe { (*func).type_ }) == zend::ZEND_INTERNAL_FUNCTION
+}
+
+/// Whether `func` is a method of PHP's own `\SessionHandler` (what a userland wrapper calls).
+///
+/// # Safety
+/// `func` is null or points to a live zend_function.
+unsafe fn is_session_handler_method(func: *const zend::zend_function) -> bool {
+    // SAFETY: checked non-null; scope is null or a live class entry whose name is a zend_string.
     unsafe {
-        let frame = (*ptr::addr_of!(zend::executor_globals)).current_execute_data;
-        if frame.is_null() || (*frame).func.is_null() {
-            return ReadIntent::ReadWrite;
+        if !is_internal(func) || (*func).common.scope.is_null() {
+            return false;
         }
-        let func = (*frame).func;
-        if u32::from((*func).type_) != zend::ZEND_INTERNAL_FUNCTION {
-            return ReadIntent::ReadWrite;
+        let class = (*(*func).common.scope).name.cast::<ZendStr>();
+        class.as_ref().map(ZendStr::as_bytes) == Some(b"SessionHandler".as_slice())
+    }
+}
+
+/// PHP's rule for the `read_and_close` option, applied to the zval session_start() was given.
+/// 8.2 reads any value through zval_get_long and takes non-zero as yes; from 8.3 on only values
+/// above zero count (non-numeric strings throw before anything is read, so never reach us).
+///
+/// # Safety
+/// `value` points to a live zval.
+unsafe fn read_and_close_requested(value: *mut zend::zval) -> bool {
+    // SAFETY: the caller passes a live zval; zval_get_long_func reads it without changing it.
+    unsafe {
+        match (*value).u1.type_info & 0xff {
+            zend::IS_STRING | zend::IS_TRUE | zend::IS_FALSE | zend::IS_LONG => {
+                let n = zval_get_long_func(value, false);
+                if sys::PHP_VERSION_ID >= 80300 {
+                    n > 0
+                } else {
+                    n != 0
+                }
+            }
+            _ => false,
         }
-        let name = (*func).common.function_name.cast::<ZendStr>();
-        if name.as_ref().map(ZendStr::as_bytes) != Some(b"session_start".as_slice()) {
-            return ReadIntent::ReadWrite;
-        }
+    }
+}
+
+/// The options array session_start() was called with, if `frame` is that call.
+///
+/// # Safety
+/// `frame` points to a live execute_data whose func is an internal session_start.
+unsafe fn session_start_intent(frame: *const zend::zend_execute_data) -> ReadIntent {
+    // SAFETY: session_start's frame is live while the engine runs inside it (it called us).
+    // ZEND_CALL_ARG(frame, 1): arguments follow the frame, rounded up to whole zvals. Named,
+    // spread and call_user_func arguments all land in the same slot.
+    unsafe {
         if (*frame).This.u2.num_args < 1 {
             return ReadIntent::ReadWrite;
         }
-        // ZEND_CALL_ARG(frame, 1): arguments follow the frame, rounded up to whole zvals.
         let frame_slots = std::mem::size_of::<zend::zend_execute_data>()
             .div_ceil(std::mem::size_of::<zend::zval>());
-        let options = frame.cast::<zend::zval>().add(frame_slots);
+        let options = frame.cast::<zend::zval>().add(frame_slots).cast_mut();
         if (*options).u1.type_info & 0xff != zend::IS_ARRAY {
             return ReadIntent::ReadWrite;
         }
         let key = c"read_and_close";
         let value = zend::zend_hash_str_find((*options).value.arr, key.as_ptr(), key.count_bytes());
-        if value.is_null() {
-            return ReadIntent::ReadWrite;
+        if !value.is_null() && read_and_close_requested(value) {
+            ReadIntent::ReadOnly
+        } else {
+            ReadIntent::ReadWrite
         }
-        match (*value).u1.type_info & 0xff {
-            zend::IS_STRING | zend::IS_TRUE | zend::IS_FALSE | zend::IS_LONG
-                if zval_get_long_func(value, false) != 0 =>
-            {
-                ReadIntent::ReadOnly
+    }
+}
+
+/// ext/session does not tell a handler about `read_and_close` (it is a local of
+/// session_start()), nor whether a userland handler stands in between. Walk the engine's call
+/// stack from the current frame up to the internal `session_start` (through a wrapper such as
+/// Symfony's StrictSessionHandler or any `extends \SessionHandler`, the module is called from
+/// `SessionHandler::read`, a few user frames below it) and apply PHP's own rule to its options.
+/// A read with no session_start on the stack (a framework calling the handler by itself) or any
+/// doubt means ReadWrite, the locked path, which is always safe.
+fn caller() -> Caller {
+    // SAFETY: the executor globals are this thread's (ext-php-rs's accessor works for NTS and
+    // ZTS builds and takes no lock); we only read frames that are live while the engine is
+    // inside the callback that called us, and check every pointer before following it.
+    unsafe {
+        let mut frame = (*zend::ext_php_rs_executor_globals()).current_execute_data;
+        let through_wrapper = !frame.is_null() && is_session_handler_method((*frame).func);
+        let mut intent = ReadIntent::ReadWrite;
+        for _ in 0..MAX_FRAME_WALK {
+            if frame.is_null() {
+                break;
             }
-            _ => ReadIntent::ReadWrite,
+            let func = (*frame).func;
+            if is_internal(func) && function_name(func) == Some(b"session_start".as_slice()) {
+                intent = session_start_intent(frame);
+                break;
+            }
+            frame = (*frame).prev_execute_data;
+        }
+        Caller {
+            intent,
+            through_wrapper,
         }
     }
 }
@@ -222,26 +297,34 @@ fn read_intent() -> ReadIntent {
 // The ps_module callbacks
 // ---------------------------------------------------------------------------------------------
 
-unsafe extern "C" fn ps_open(
-    mod_data: *mut *mut c_void,
-    save_path: *const c_char,
-    _session_name: *const c_char,
-) -> sys::zend_result {
+/// open's body, shared by the two signatures PHP has had.
+///
+/// # Safety
+/// `mod_data` is ext/session's pointer (see [`handler`]).
+unsafe fn open(mod_data: *mut *mut c_void, save_path: &[u8]) -> sys::zend_result {
     guarded("open", FAILURE, || {
         let (settings, warnings) = current_settings();
-        if let Some(existing) = handler(mod_data) {
+        // SAFETY: mod_data is ext/session's pointer, as documented above.
+        if let Some(existing) = unsafe { handler(mod_data) } {
+            // open again without a close (session_reset, php-src #23800): keep what we hold.
             existing.reopen(settings);
             return (SUCCESS, warnings);
         }
-        let save_path = if save_path.is_null() {
-            String::new()
-        } else {
-            CStr::from_ptr(save_path).to_string_lossy().into_owned()
-        };
+        let save_path = String::from_utf8_lossy(save_path);
         match SessionHandler::open(&save_path, settings, current_serializer()) {
             Ok(opened) => {
                 // ext/session skips write, close and gc when mod_data stays null.
-                *mod_data = Box::into_raw(Box::new(opened)).cast();
+                // SAFETY: mod_data is non-null here (handler() returned None for a null *mod_data
+                // only after checking mod_data itself; a null mod_data is refused just below).
+                unsafe {
+                    if mod_data.is_null() {
+                        return (
+                            FAILURE,
+                            vec!["open called without a place for its state".into()],
+                        );
+                    }
+                    *mod_data = Box::into_raw(Box::new(opened)).cast();
+                }
                 (SUCCESS, warnings)
             }
             Err(err) => (
@@ -250,6 +333,34 @@ unsafe extern "C" fn ps_open(
             ),
         }
     })
+}
+
+/// PHP 8.2 – 8.5: `open(void **mod_data, const char *save_path, const char *session_name)`.
+#[cfg(not(php_open_zend_string))]
+unsafe extern "C" fn ps_open(
+    mod_data: *mut *mut c_void,
+    save_path: *const c_char,
+    _session_name: *const c_char,
+) -> sys::zend_result {
+    // SAFETY: ext/session passes a NUL-terminated save_path (or null) valid for the call.
+    let path = if save_path.is_null() {
+        &[][..]
+    } else {
+        unsafe { CStr::from_ptr(save_path) }.to_bytes()
+    };
+    // SAFETY: mod_data comes from ext/session.
+    unsafe { open(mod_data, path) }
+}
+
+/// PHP 8.6 (php-src 71096cd): `open(void **mod_data, zend_string *save_path, zend_string *name)`.
+#[cfg(php_open_zend_string)]
+unsafe extern "C" fn ps_open(
+    mod_data: *mut *mut c_void,
+    save_path: *mut sys::zend_string,
+    _session_name: *mut sys::zend_string,
+) -> sys::zend_result {
+    // SAFETY: ext/session passes a live zend_string (or null) and its mod_data.
+    unsafe { open(mod_data, zend_bytes(save_path)) }
 }
 
 unsafe extern "C" fn ps_close(mod_data: *mut *mut c_void) -> sys::zend_result {
@@ -279,8 +390,9 @@ unsafe extern "C" fn ps_read(
     _maxlifetime: zend::zend_long,
 ) -> sys::zend_result {
     let id = zend_bytes(key);
+    let caller = caller();
     with_handler("read", mod_data, FAILURE, |h| {
-        let data = h.read(id, read_intent())?;
+        let data = h.read(id, caller)?;
         *val = new_zend_string(&data);
         Ok(SUCCESS)
     })
@@ -320,20 +432,48 @@ unsafe extern "C" fn ps_gc(
     0
 }
 
+/// A fresh id the way PHP makes them (session.sid_length, sid_bits_per_character).
+///
+/// # Safety
+/// `mod_data` is ext/session's pointer; php_session_create_id does not dereference it.
+unsafe fn php_generated_id(mod_data: *mut *mut c_void) -> Option<Vec<u8>> {
+    // SAFETY: php_session_create_id returns null or a new zend_string we now own.
+    unsafe {
+        let raw = sys::php_session_create_id(mod_data);
+        (!raw.is_null()).then(|| {
+            let owned = ZBox::<ZendStr>::from_raw(raw.cast::<ZendStr>());
+            owned.as_bytes().to_vec()
+        })
+    }
+}
+
+/// Never returns NULL: PHP 8.2's `SessionHandler::create_sid` returns our result without a check,
+/// and session_start() turns NULL into an uncaught Error. When there is no open handler (a
+/// wrapper whose open() never called parent::open(), php-src #23297) or anything fails, the id is
+/// made as PHP's files handler makes it; read then reports what went wrong.
 unsafe extern "C" fn ps_create_sid(mod_data: *mut *mut c_void) -> *mut sys::zend_string {
-    let intent = read_intent();
-    with_handler("create_sid", mod_data, ptr::null_mut(), |h| {
-        let mut generate = || {
-            // php_session_create_id honours session.sid_length and sid_bits_per_character.
-            let raw = sys::php_session_create_id(mod_data);
-            (!raw.is_null()).then(|| {
-                let owned = ZBox::<ZendStr>::from_raw(raw.cast::<ZendStr>());
-                owned.as_bytes().to_vec()
+    let intent = caller().intent;
+    // SAFETY: mod_data comes from ext/session (see [`handler`]).
+    let has_handler = unsafe { handler(mod_data) }.is_some();
+    let created = if has_handler {
+        // SAFETY: as above.
+        unsafe {
+            with_handler("create_sid", mod_data, ptr::null_mut(), |h| {
+                let id = h.create_id(&mut || php_generated_id(mod_data), intent, session_ttl())?;
+                Ok(new_zend_string(&id))
             })
-        };
-        let id = h.create_id(&mut generate, intent, session_ttl())?;
-        Ok(new_zend_string(&id))
-    })
+        }
+    } else {
+        ptr::null_mut()
+    };
+    if !created.is_null() {
+        return created;
+    }
+    // SAFETY: as above.
+    match unsafe { php_generated_id(mod_data) } {
+        Some(id) => new_zend_string(&id),
+        None => new_zend_string(b""),
+    }
 }
 
 unsafe extern "C" fn ps_validate_sid(
@@ -341,8 +481,13 @@ unsafe extern "C" fn ps_validate_sid(
     key: *mut sys::zend_string,
 ) -> sys::zend_result {
     let id = zend_bytes(key);
+    let intent = caller().intent;
+    if handler(mod_data).is_none() {
+        // No open handler (php-src #23297): the id is unknown here, so PHP makes a new one.
+        return FAILURE;
+    }
     with_handler("validate_sid", mod_data, FAILURE, |h| {
-        Ok(if h.validate_id(id, read_intent())? {
+        Ok(if h.validate_id(id, intent)? {
             SUCCESS
         } else {
             FAILURE
@@ -353,12 +498,12 @@ unsafe extern "C" fn ps_validate_sid(
 unsafe extern "C" fn ps_update_timestamp(
     mod_data: *mut *mut c_void,
     key: *mut sys::zend_string,
-    _val: *mut sys::zend_string,
+    val: *mut sys::zend_string,
     maxlifetime: zend::zend_long,
 ) -> sys::zend_result {
-    let id = zend_bytes(key);
+    let (id, data) = (zend_bytes(key), zend_bytes(val));
     with_handler("update_timestamp", mod_data, FAILURE, |h| {
-        h.update_timestamp(id, ttl_from(maxlifetime))
+        h.update_timestamp(id, data, ttl_from(maxlifetime))
             .map(|()| SUCCESS)
     })
 }

@@ -192,6 +192,26 @@ pub enum ReadIntent {
     ReadOnly,
 }
 
+/// Who called read, as the boundary sees it on PHP's call stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// What the session_start() on the stack asked for (ReadWrite when there is none).
+    pub intent: ReadIntent,
+    /// Called through PHP's `\SessionHandler` class, i.e. by a userland wrapper (Symfony's
+    /// StrictSessionHandler, Magento's SaveHandler\Native, any `extends \SessionHandler`).
+    pub through_wrapper: bool,
+}
+
+/// PHP's session_start() calling the module directly.
+impl From<ReadIntent> for Caller {
+    fn from(intent: ReadIntent) -> Caller {
+        Caller {
+            intent,
+            through_wrapper: false,
+        }
+    }
+}
+
 /// How this request holds the session it read.
 #[derive(Debug, Clone, PartialEq)]
 enum Access {
@@ -462,6 +482,7 @@ impl SessionHandler {
         ttl: Duration,
     ) -> SessionResult<Vec<u8>> {
         self.forget_stale_prefetch()?;
+        let mut last_id = None;
         for _ in 0..MAX_CREATE_ID_ATTEMPTS {
             let Some(id) = generate().filter(|id| is_valid_session_id(id)) else {
                 continue;
@@ -469,41 +490,53 @@ impl SessionHandler {
             let keys = self.keys(&id);
             let token = self.wants_lock(intent).then(LockToken::random);
             let lock_ttl = self.settings.lock_ttl;
-            let reserved = match self.with_conn(|conn| {
+            let reserved = self.with_conn(|conn| {
                 SessionStore { keys: &keys }.reserve(conn, ttl, token.as_ref(), lock_ttl)
-            }) {
-                Ok(reserved) => reserved,
-                Err(err) => {
-                    // PHP turns a failed create_sid into an uncaught Error. Hand it the id and let
-                    // read report the failure, so session_start() warns and returns false.
-                    self.prefetched = Some(Prefetched {
-                        id: id.clone(),
-                        keys,
-                        reserved: false,
-                        result: Err(err),
-                    });
-                    return Ok(id);
+            });
+            let result = match reserved {
+                Ok(false) => {
+                    last_id = Some((id, keys));
+                    continue;
                 }
+                Ok(true) => Ok((
+                    match token {
+                        Some(token) => Access::Locked(token),
+                        None => self.unlocked_access(b""),
+                    },
+                    Vec::new(),
+                )),
+                Err(err) => Err(err),
             };
-            if reserved {
-                let access = match token {
-                    Some(token) => Access::Locked(token),
-                    None => self.unlocked_access(b""),
-                };
-                self.prefetched = Some(Prefetched {
-                    id: id.clone(),
-                    keys,
-                    reserved: true,
-                    result: Ok((access, Vec::new())),
-                });
-                return Ok(id);
-            }
+            self.prefetched = Some(Prefetched {
+                id: id.clone(),
+                keys,
+                reserved: result.is_ok(),
+                result,
+            });
+            return Ok(id);
         }
-        Err(SessionError::IdCollision)
+        // PHP turns a failed create_sid into an uncaught Error (and PHP 8.2's
+        // SessionHandler::create_sid crashes on it). Hand it an id and let read report the
+        // failure, so session_start() warns and returns false.
+        let (id, keys) = last_id.ok_or(SessionError::IdCollision)?;
+        self.prefetched = Some(Prefetched {
+            id: id.clone(),
+            keys,
+            reserved: false,
+            result: Err(SessionError::IdCollision),
+        });
+        Ok(id)
     }
 
-    pub fn read(&mut self, id: &[u8], intent: ReadIntent) -> SessionResult<Vec<u8>> {
+    pub fn read(&mut self, id: &[u8], caller: impl Into<Caller>) -> SessionResult<Vec<u8>> {
+        let caller = caller.into();
         if !is_valid_session_id(id) {
+            if caller.through_wrapper {
+                // A framework validates an id by reading it (Symfony's validateId): an id PHP
+                // would never generate is no session, so it moves to a fresh id, as with phpredis.
+                // The id still never becomes a key: a write of it is refused.
+                return Ok(Vec::new());
+            }
             return Err(SessionError::InvalidId);
         }
         if let Some(prefetched) = self.prefetched.take() {
@@ -524,10 +557,61 @@ impl SessionHandler {
         }
         let keys = self.keys(id);
         let (access, data) = self
-            .load(&keys, intent, false)?
+            .load(&keys, caller.intent, false)?
             .expect("only_if_exists=false always loads");
         self.activate(id, keys, access)?;
         Ok(data)
+    }
+
+    /// Whether this request read `id`. A read done ahead by validate_sid or create_sid counts
+    /// even when PHP's read never came for it (a wrapper answered that read from its own cache),
+    /// and becomes the active session here.
+    fn has_read(&mut self, id: &[u8]) -> SessionResult<bool> {
+        if self.active.as_ref().is_some_and(|a| a.id == id) {
+            return Ok(true);
+        }
+        if self.prefetched.as_ref().is_some_and(|p| p.id == id) {
+            let prefetched = self.prefetched.take().expect("checked above");
+            let (access, _) = prefetched.result?;
+            self.activate(id, prefetched.keys, access)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// A write (or update_timestamp) of an id this request never read. PHP's `files` handler
+    /// locks the file at write time and saves; so does this, in every mode: a wrapper that answered
+    /// PHP's read from its own cache (Symfony's StrictSessionHandler after strict mode replaced an
+    /// unknown id), or that read another id than PHP writes, must not lose the write.
+    /// - locking=on: take the lock for `id` now (waiting for a holder as a read would), write and
+    ///   release: 2 round trips.
+    /// - optimistic: compare-and-set against the empty session, which is what the application saw;
+    ///   a parallel writer's keys are merged, never overwritten.
+    /// - locking=off: a plain write.
+    fn write_unread(&mut self, id: &[u8], data: &[u8], ttl: Duration) -> SessionResult<()> {
+        if !is_valid_session_id(id) {
+            return Err(SessionError::InvalidId);
+        }
+        let keys = self.keys(id);
+        let store = SessionStore { keys: &keys };
+        match self.settings.lock_mode {
+            LockMode::Locked => {
+                let (access, _) = self
+                    .lock_and_read(&keys, false)?
+                    .expect("only_if_exists=false always loads");
+                let token = match access {
+                    Access::Locked(token) => token,
+                    _ => return Err(SessionError::ReadOnly),
+                };
+                if self.with_conn(|conn| store.write_and_release(conn, &token, data, ttl))? {
+                    Ok(())
+                } else {
+                    Err(SessionError::LockLost)
+                }
+            }
+            LockMode::Optimistic => self.merge_and_write(&store, Vec::new(), data.to_vec(), ttl),
+            LockMode::Unlocked => self.with_conn(|conn| store.write_unlocked(conn, data, ttl)),
+        }
     }
 
     /// Drops a prefetched read that is about to be replaced, giving back its lock.
@@ -591,6 +675,9 @@ impl SessionHandler {
                 size: data.len(),
                 max: self.settings.max_data_bytes,
             });
+        }
+        if !self.has_read(id)? {
+            return self.write_unread(id, data, ttl);
         }
         self.with_session(id, |this, session, access| match access {
             Access::Locked(token) => {
@@ -690,8 +777,13 @@ impl SessionHandler {
         }
     }
 
-    /// session.lazy_write with unchanged data: renew the TTL and release, in one round trip.
-    pub fn update_timestamp(&mut self, id: &[u8], ttl: Duration) -> SessionResult<()> {
+    /// session.lazy_write with unchanged data: renew the TTL and release, in one round trip. For
+    /// an id this request never read, "unchanged" compares with another session's data, so `data`
+    /// is written as `files` does when the file is missing.
+    pub fn update_timestamp(&mut self, id: &[u8], data: &[u8], ttl: Duration) -> SessionResult<()> {
+        if !self.has_read(id)? {
+            return self.write(id, data, ttl);
+        }
         self.with_session(id, |this, session, access| match access {
             Access::Locked(token) => {
                 let touched = this.end_lock(session, token, |conn, store, token| {

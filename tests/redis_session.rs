@@ -520,3 +520,50 @@ fn a_crowd_of_optimistic_writers_all_land() {
         );
     }
 }
+
+#[test]
+fn a_write_of_an_unread_id_takes_its_lock_in_every_mode() {
+    // A wrapper read one id (or answered PHP's read from its own cache) and PHP writes another.
+    for mode in [LockMode::Locked, LockMode::Optimistic, LockMode::Unlocked] {
+        let path = save_path();
+        let mut h = SessionHandler::open(&path, settings(mode), php()).unwrap();
+        h.read(b"readid", ReadIntent::ReadWrite).unwrap();
+        h.write(b"writtenid", b"a|i:1;", TTL).unwrap();
+        assert_eq!(stored_session(&path, "writtenid"), b"a|i:1;", "{mode:?}");
+        let lock: Option<Vec<u8>> = redis::cmd("GET")
+            .arg(&keys(&path, "writtenid").lock)
+            .query(&mut connection(&path))
+            .unwrap();
+        assert_eq!(lock, None, "{mode:?}: the write released what it took");
+        h.close().unwrap();
+    }
+
+    // While another request holds that id, the write waits for it like a read would: with a
+    // short budget it gives up and leaves the holder's data alone.
+    let path = save_path();
+    let mut holder = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
+    holder.read(b"heldid", ReadIntent::ReadWrite).unwrap();
+    let short = Settings {
+        lock_wait: Duration::from_millis(200),
+        ..settings(LockMode::Locked)
+    };
+    let mut writer = SessionHandler::open(&path, short, php()).unwrap();
+    writer.read(b"otherid", ReadIntent::ReadWrite).unwrap();
+    assert!(matches!(
+        writer.write(b"heldid", b"w|i:1;", TTL),
+        Err(SessionError::LockTimeout { .. })
+    ));
+    holder.write(b"heldid", b"h|i:1;", TTL).unwrap();
+    assert_eq!(stored_session(&path, "heldid"), b"h|i:1;");
+    writer.close().unwrap();
+    holder.close().unwrap();
+
+    // Optimistic: the write is based on the empty session the application saw, so a parallel
+    // writer's keys are merged, not overwritten.
+    let path = save_path();
+    seed(&path, b"mergeid", LockMode::Optimistic, b"theirs|i:1;");
+    let mut h = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
+    h.write(b"mergeid", b"mine|i:2;", TTL).unwrap();
+    assert_eq!(stored_session(&path, "mergeid"), b"theirs|i:1;mine|i:2;");
+    h.close().unwrap();
+}
