@@ -7,7 +7,7 @@ require __DIR__ . '/common.inc';
 $dir = sys_get_temp_dir() . '/rr-slow-' . bin2hex(random_bytes(4));
 mkdir($dir);
 $socket = "$dir/redis.sock";
-$redis = proc_open(['redis-server', '--port', '0', '--unixsocket', $socket, '--save', '', '--appendonly', 'no', '--dir', $dir],
+$redis = proc_open([rr_redis_server(), '--port', '0', '--unixsocket', $socket, '--save', '', '--appendonly', 'no', '--dir', $dir],
     [1 => ['file', "$dir/log", 'w'], 2 => ['redirect', 1]], $pipes);
 for ($i = 0; $i < 500 && !file_exists($socket); $i++) usleep(10000);
 

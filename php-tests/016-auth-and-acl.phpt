@@ -6,7 +6,7 @@ require __DIR__ . '/common.inc';
 $dir = sys_get_temp_dir() . '/rr-auth-' . bin2hex(random_bytes(4));
 mkdir($dir);
 $port = (function () { $s = stream_socket_server('tcp://127.0.0.1:0'); $n = stream_socket_get_name($s, false); fclose($s); return (int)substr(strrchr($n, ':'), 1); })();
-$redis = proc_open(['redis-server', '--bind', '127.0.0.1', '--port', (string)$port, '--save', '', '--appendonly', 'no', '--dir', $dir,
+$redis = proc_open([rr_redis_server(), '--bind', '127.0.0.1', '--port', (string)$port, '--save', '', '--appendonly', 'no', '--dir', $dir,
     '--requirepass', 'default-pw', '--user', 'app', 'on', '>app pw/with:odd@chars', '~*', '&*', '+@all'],
     [1 => ['file', "$dir/log", 'w'], 2 => ['redirect', 1]], $pipes);
 for ($i = 0; $i < 500 && !@stream_socket_client("tcp://127.0.0.1:$port"); $i++) usleep(10000);

@@ -4,14 +4,13 @@ Real php-fpm: nothing connects in the master, workers keep pooled connections ac
 <?php
 require __DIR__ . '/common.inc';
 require __DIR__ . '/fastcgi.inc';
-$fpm_binary = trim((string)shell_exec('command -v php-fpm8.2 || command -v php-fpm || ls /usr/sbin/php-fpm* 2>/dev/null | head -1'));
-if ($fpm_binary === '') { echo "FATAL: php-fpm not found\n"; exit(1); }
+$fpm_binary = rr_php_fpm();
 
 // A Redis and a php-fpm of this test's own: client counts must not see other tests.
 $dir = sys_get_temp_dir() . '/rr-fpm-' . bin2hex(random_bytes(4));
 mkdir($dir);
 $socket = "$dir/redis.sock";
-$redis = proc_open(['redis-server', '--port', '0', '--unixsocket', $socket, '--save', '', '--appendonly', 'no', '--dir', $dir],
+$redis = proc_open([rr_redis_server(), '--port', '0', '--unixsocket', $socket, '--save', '', '--appendonly', 'no', '--dir', $dir],
     [1 => ['file', "$dir/redis.log", 'w'], 2 => ['redirect', 1]], $pipes);
 for ($i = 0; $i < 500 && !file_exists($socket); $i++) usleep(10000);
 putenv("RUSTREDIS_TEST_REDIS=unix://$socket");

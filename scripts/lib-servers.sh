@@ -12,6 +12,10 @@ RR_PIDS=()
 RR_REDIS_PORT=""
 RR_HTTP_PORT=""
 
+# What scripts/test.sh needs on Debian 12 (build, servers, phpredis, Symfony for the framework tests).
+RR_TEST_PACKAGES=(php-dev php-cli php-fpm php-redis redis-server redis-tools libclang-dev clang
+    libssl-dev pkg-config python3 php-symfony-http-foundation)
+
 rr_log() { printf '%s\n' "$*" >&2; }
 rr_die() {
     rr_log "error: $*"
@@ -125,15 +129,20 @@ appendonly no
 dir $RR_TMP/redis
 logfile $RR_TMP/logs/redis.log
 EOF
-        redis-server "$RR_TMP/redis.conf" &
+        "${RR_REDIS_SERVER:-redis-server}" "$RR_TMP/redis.conf" &
         RR_PIDS+=($!)
-        rr_wait_ready "redis-server" redis-cli -p "$RR_REDIS_PORT" ping && return 0
+        rr_wait_ready "redis-server" rr_redis ping && return 0
     done
     tail -n 5 "$RR_TMP/logs/redis.log" >&2 2>/dev/null || true
     rr_die "redis-server would not start"
 }
 
-rr_redis() { redis-cli -p "$RR_REDIS_PORT" "$@"; }
+# redis-cli, or valkey-cli where only Valkey is installed.
+rr_redis() {
+    local cli=redis-cli
+    command -v redis-cli >/dev/null || cli=valkey-cli
+    "$cli" -p "$RR_REDIS_PORT" "$@"
+}
 
 # The php.ini every PHP we start uses (php-fpm and CLI alike): phpredis, rustredis and opcache
 # loaded explicitly, no scan of /etc/php/*/conf.d (PHP_INI_SCAN_DIR points to an empty dir).

@@ -1,58 +1,64 @@
 #!/usr/bin/env bash
-# The project's test command (README, .ci/run): builds the extension, starts a private Redis on a
-# free loopback port, runs `cargo test` and the phpt suite against it, and stops Redis again.
-# A phpt that is skipped counts as a failure: every test here needs the Redis this script starts.
+# The project's test command (README, .ci/run): installs what it needs on Debian (unless
+# RR_NO_INSTALL=1), builds the extension, starts a private Redis on a free loopback port, runs
+# `cargo test` and the phpt suite against it, and stops Redis again. A phpt that is skipped counts
+# as a failure: every test here needs the Redis this script starts.
+#
+# The PHP and the server under test (scripts/matrix.sh sets these for each entry of the matrix):
+#   PHP=php8.4 PHP_CONFIG=php-config8.4   the PHP to build for and test with (default php, php-config)
+#   RR_PHP_FPM=/usr/sbin/php-fpm8.4       its php-fpm (default: the one of PHP's version)
+#   RR_REDIS_SERVER=valkey-server         the server binary (default redis-server)
+#   CARGO_TARGET_DIR                      where cargo builds (one per PHP version)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-ROOT=$PWD
-WORK=$(mktemp -d /tmp/rustredis-test.XXXXXX)
-REDIS_PID=""
-cleanup() {
-  if [ -n "$REDIS_PID" ]; then kill "$REDIS_PID" 2>/dev/null || true; wait "$REDIS_PID" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+# shellcheck source=scripts/lib-servers.sh
+source scripts/lib-servers.sh
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
+RR_REDIS_SERVER=${RR_REDIS_SERVER:-redis-server}
+if [ "${RR_NO_INSTALL:-0}" != 1 ]; then
+  rr_ensure_packages "${RR_TEST_PACKAGES[@]}"
+fi
+# ext-php-rs wants full paths.
+PHP=$(command -v "${PHP:-php}") || rr_die "${PHP:-php} not found"
+PHP_CONFIG=$(command -v "${PHP_CONFIG:-php-config}") || rr_die "${PHP_CONFIG:-php-config} not found"
+export PHP PHP_CONFIG
+command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ] || rr_die "cargo (Rust stable, rustup) is required"
+[ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+PHP_VERSION=$("$PHP" -n -r 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;')
+RR_PHP_FPM=${RR_PHP_FPM:-$(command -v "php-fpm$PHP_VERSION" || echo "/usr/sbin/php-fpm$PHP_VERSION")}
+[ -x "$RR_PHP_FPM" ] || rr_die "php-fpm for PHP $PHP_VERSION not found (set RR_PHP_FPM)"
+"$PHP" -n -v | head -1
+"$RR_REDIS_SERVER" --version
+
+rr_make_tmp
+trap rr_stop_servers EXIT
 
 echo "== build"
 cargo build --release
-EXT="$ROOT/target/release/librustredis.so"
+EXT="${CARGO_TARGET_DIR:-$PWD/target}/release/librustredis.so"
 
-echo "== start redis"
-PORT=$(free_port)
-redis-server --bind 127.0.0.1 --port "$PORT" --save '' --appendonly no --dir "$WORK" \
-  --logfile "$WORK/redis.log" --daemonize no &
-REDIS_PID=$!
-for _ in $(seq 1 100); do
-  redis-cli -p "$PORT" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
-redis-cli -p "$PORT" ping >/dev/null || { echo "redis-server did not start"; cat "$WORK/redis.log"; exit 1; }
-export RUSTREDIS_TEST_REDIS="tcp://127.0.0.1:$PORT"
-export RUSTREDIS_EXT="$EXT"
+echo "== start $RR_REDIS_SERVER"
+rr_start_redis
+export RUSTREDIS_TEST_REDIS="tcp://127.0.0.1:$RR_REDIS_PORT"
+export RUSTREDIS_EXT="$EXT" RUSTREDIS_REDIS_SERVER="$RR_REDIS_SERVER" RUSTREDIS_PHP_FPM="$RR_PHP_FPM"
 echo "redis on $RUSTREDIS_TEST_REDIS"
 
 echo "== cargo test"
 cargo test --release
 
 echo "== phpt"
-RUN_TESTS=${RUN_TESTS:-$(php -r 'echo PHP_EXTENSION_DIR;' | sed 's#$#/build/run-tests.php#')}
-[ -f "$RUN_TESTS" ] || RUN_TESTS=/usr/lib/php/$(php -r 'echo PHP_EXTENSION_DIR;' | xargs basename)/build/run-tests.php
-[ -f "$RUN_TESTS" ] || { echo "run-tests.php not found (install php-dev)"; exit 1; }
+RUN_TESTS=${RUN_TESTS:-$("$PHP_CONFIG" --extension-dir)/build/run-tests.php}
+[ -f "$RUN_TESTS" ] || RUN_TESTS=$("$PHP_CONFIG" --prefix)/lib/php/build/run-tests.php
+[ -f "$RUN_TESTS" ] || rr_die "run-tests.php not found (install php-dev or set RUN_TESTS)"
+PHP_BIN=$PHP
 # Children spawned by the tests need the same environment; keep it out of php.ini (-n).
 set +e
-NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$(command -v php) php -n "$RUN_TESTS" -n -P -q -j2 --show-diff \
-  -d "extension=$EXT" php-tests/ 2>&1 | tee "$WORK/phpt.log"
+NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$PHP_BIN "$PHP_BIN" -n "$RUN_TESTS" -n -P -q -j2 --show-diff \
+  -d "extension=$EXT" php-tests/ 2>&1 | tee "$RR_TMP/phpt.log"
 set -e
-passed=$(sed -n 's/^Tests passed *: *\([0-9]*\).*/\1/p' "$WORK/phpt.log")
-failed=$(sed -n 's/^Tests failed *: *\([0-9]*\).*/\1/p' "$WORK/phpt.log")
-skipped=$(sed -n 's/^Tests skipped *: *\([0-9]*\).*/\1/p' "$WORK/phpt.log")
-borked=$(sed -n 's/^Tests borked *: *\([0-9]*\).*/\1/p' "$WORK/phpt.log")
-warned=$(sed -n 's/^Tests warned *: *\([0-9]*\).*/\1/p' "$WORK/phpt.log")
+count() { sed -n "s/^Tests $1 *: *\([0-9]*\).*/\1/p" "$RR_TMP/phpt.log" | head -1; }
+passed=$(count passed); failed=$(count failed); skipped=$(count skipped); borked=$(count borked); warned=$(count warned)
 passed=${passed:-0}; failed=${failed:-0}; skipped=${skipped:-0}; borked=${borked:-0}; warned=${warned:-0}
 bad=$((failed + skipped + borked + warned))
 echo "phpt: skipped $skipped, borked $borked, warned (passed only on retry) $warned; each counts as failed"
