@@ -26,8 +26,6 @@ $yes = [
     "true" => fn() => session_start(['read_and_close' => true]),
     "1" => fn() => session_start(['read_and_close' => 1]),
     "'1'" => fn() => session_start(['read_and_close' => '1']),
-    "'2abc' (PHP reads 2)" => fn() => session_start(['read_and_close' => '2abc']),
-    "-1" => fn() => session_start(['read_and_close' => -1]),
     "named options:" => fn() => session_start(options: ['read_and_close' => true]),
     "call_user_func" => fn() => call_user_func('session_start', ['read_and_close' => true]),
     "call_user_func_array, named" => fn() => call_user_func_array('session_start', ['options' => ['read_and_close' => true]]),
@@ -36,6 +34,15 @@ $yes = [
     "with other options" => fn() => session_start(['cache_limiter' => '', 'read_and_close' => true, 'gc_maxlifetime' => 1000]),
     "strict mode" => function () { ini_set('session.use_strict_mode', '1'); $r = session_start(['read_and_close' => true]); ini_set('session.use_strict_mode', '0'); return $r; },
 ];
+// PHP 8.2 takes any non-zero long (so -1 and "2abc" are yes); 8.3 takes only values above zero
+// and throws for non-numeric strings.
+if (PHP_VERSION_ID < 80300) {
+    $yes["'2abc' (PHP 8.2 reads 2)"] = fn() => session_start(['read_and_close' => '2abc']);
+    $yes["-1 (PHP 8.2)"] = fn() => session_start(['read_and_close' => -1]);
+} else {
+    $yes["'2' (PHP 8.3+)"] = fn() => session_start(['read_and_close' => '2']);
+    $yes["' 3' (PHP 8.3+)"] = fn() => session_start(['read_and_close' => ' 3']);
+}
 foreach ($yes as $form => $start) {
     session_id($id);
     $_SESSION = [];
@@ -49,7 +56,12 @@ rr_cmd('SET', rr_key('release'), '1');
 rr_wait($holder);
 
 echo "-- PHP reads these as false: the session is started with the lock\n";
-$no = ["false" => false, "0" => 0, "'0'" => '0', "''" => '', "'yes' (PHP reads 0)" => 'yes'];
+$no = ["false" => false, "0" => 0, "'0'" => '0'];
+if (PHP_VERSION_ID < 80300) {
+    $no += ["''" => '', "'yes' (PHP reads 0)" => 'yes'];
+} else {
+    $no += ["-1 (PHP 8.3+)" => -1, "'-2' (PHP 8.3+)" => '-2'];
+}
 foreach ($no as $form => $value) {
     session_id($id);
     $started = session_start(['read_and_close' => $value]);
@@ -57,21 +69,22 @@ foreach ($no as $form => $value) {
         var_export(session_status() === PHP_SESSION_ACTIVE, true), var_export((bool)rr_cmd('EXISTS', rr_key($id) . '_LOCK'), true));
     session_write_close();
 }
-echo "-- and this one PHP rejects before reading anything\n";
-try {
-    session_start(['read_and_close' => 1.5]);
-} catch (TypeError $e) {
-    echo get_class($e), "\n";
+echo "-- and these PHP rejects before reading anything\n";
+foreach (PHP_VERSION_ID < 80300 ? [1.5, 2.5] : [1.5, 'yes'] as $value) {
+    try {
+        session_start(['read_and_close' => $value]);
+        echo "accepted\n";
+    } catch (TypeError $e) {
+        echo get_class($e), "\n";
+    }
 }
 var_dump(rr_cmd('EXISTS', rr_key($id) . '_LOCK'));
 echo preg_replace('/ in \S+ on line \d+/', '', ob_get_clean());
 ?>
---EXPECT--
+--EXPECTF--
 true                         started=true closed=true v=committed holder still locks=true
 1                            started=true closed=true v=committed holder still locks=true
 '1'                          started=true closed=true v=committed holder still locks=true
-'2abc' (PHP reads 2)         started=true closed=true v=committed holder still locks=true
--1                           started=true closed=true v=committed holder still locks=true
 named options:               started=true closed=true v=committed holder still locks=true
 call_user_func               started=true closed=true v=committed holder still locks=true
 call_user_func_array, named  started=true closed=true v=committed holder still locks=true
@@ -79,12 +92,15 @@ spread                       started=true closed=true v=committed holder still l
 variable function            started=true closed=true v=committed holder still locks=true
 with other options           started=true closed=true v=committed holder still locks=true
 strict mode                  started=true closed=true v=committed holder still locks=true
+%s started=true closed=true v=committed holder still locks=true
+%s started=true closed=true v=committed holder still locks=true
 -- PHP reads these as false: the session is started with the lock
 false                        started=true active=true locked=true
 0                            started=true active=true locked=true
 '0'                          started=true active=true locked=true
-''                           started=true active=true locked=true
-'yes' (PHP reads 0)          started=true active=true locked=true
--- and this one PHP rejects before reading anything
+%s started=true active=true locked=true
+%s started=true active=true locked=true
+-- and these PHP rejects before reading anything
+TypeError
 TypeError
 int(0)
