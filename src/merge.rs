@@ -160,6 +160,78 @@ fn values_by_key<'a>(session: &SplitSession<'a>) -> HashMap<&'a [u8], &'a [u8]> 
         .collect()
 }
 
+/// Framework layouts that keep many attributes under one top-level key, merged one level deeper
+/// (each is a PHP array): Symfony's attribute bag and flash bag.
+const NESTED_KEYS: &[&str] = &["_sf2_attributes", "_symfony_flashes"];
+
+/// Framework keys that every request rewrites with its own timestamp: when both sides changed
+/// one, the newer writer's value (the larger integer under `.1`) is kept, not a conflict.
+/// Symfony's metadata bag: `u` is the last-used time, `c` the creation time, `l` the lifetime.
+const NEWEST_WINS_KEYS: &[(&str, &str)] = &[("_sf2_meta", "u")];
+
+/// A merged value: borrowed from one side, or built by a nested merge.
+enum Merged<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+/// The decision for one key changed by both sides, where a framework layout allows one.
+enum Layered {
+    /// Merged (or decided) without a conflict; the names of keys whose change MineWins discarded.
+    Value(Vec<u8>, Vec<String>),
+    /// Conflicting nested keys, in display form (`outer[inner]`).
+    Conflict(Vec<String>),
+}
+
+/// An integer entry of a serialized PHP array, e.g. `u` in `a:3:{s:1:"u";i:1700000000;…}`.
+fn array_int(array: &[u8], name: &str) -> Option<i64> {
+    let entries = codec::split(&SessionSerializer::PhpSerialize, array).ok()?;
+    let entry = entries
+        .entries
+        .iter()
+        .find(|entry| codec::display_key(&SessionSerializer::PhpSerialize, entry.key) == name)?;
+    std::str::from_utf8(entry.value.strip_prefix(b"i:")?.strip_suffix(b";")?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Both sides changed `name`: merge one level down or keep the newest, where the layout says so.
+fn merge_layered(
+    name: &str,
+    base: Option<&[u8]>,
+    mine: &[u8],
+    theirs: &[u8],
+    policy: ConflictPolicy,
+) -> Option<Layered> {
+    if let Some((_, field)) = NEWEST_WINS_KEYS.iter().find(|(key, _)| *key == name) {
+        let newest = match (array_int(mine, field), array_int(theirs, field)) {
+            (Some(m), Some(t)) if m > t => mine,
+            (Some(_), Some(_)) => theirs,
+            _ => return None,
+        };
+        return Some(Layered::Value(newest.to_vec(), Vec::new()));
+    }
+    if !NESTED_KEYS.contains(&name) {
+        return None;
+    }
+    let ser = SessionSerializer::PhpSerialize;
+    let empty: &[u8] = b"a:0:{}";
+    let nested_base = codec::split(&ser, base.unwrap_or(empty)).ok()?;
+    let nested_mine = codec::split(&ser, mine).ok()?;
+    let nested_theirs = codec::split(&ser, theirs).ok()?;
+    let result = merge_per_key(&ser, &nested_base, &nested_mine, &nested_theirs, policy);
+    let qualify = |keys: Vec<String>| -> Vec<String> {
+        keys.into_iter()
+            .map(|key| format!("{name}[{key}]"))
+            .collect()
+    };
+    Some(match result.outcome {
+        MergeOutcome::Merged(bytes) => Layered::Value(bytes, qualify(result.overridden_keys)),
+        MergeOutcome::Conflict { keys } => Layered::Conflict(qualify(keys)),
+    })
+}
+
 fn merge_per_key(
     ser: &SessionSerializer,
     base: &SplitSession<'_>,
@@ -179,38 +251,66 @@ fn merge_per_key(
         .map(|entry| entry.key)
         .filter(|key| !theirs_values.contains_key(key));
 
-    let mut merged = Vec::with_capacity(theirs.entries.len() + mine.entries.len());
+    let mut merged: Vec<(&[u8], Merged<'_>)> =
+        Vec::with_capacity(theirs.entries.len() + mine.entries.len());
     let mut conflicting_keys = Vec::new();
+    let mut overridden_keys = Vec::new();
     for key in their_keys.chain(keys_only_mine) {
+        let base_value = base_values.get(key).copied();
         let mine_value = mine_values.get(key).copied();
-        let chosen = match resolve(
-            base_values.get(key).copied(),
-            mine_value,
-            theirs_values.get(key).copied(),
-            policy,
-        ) {
-            Resolution::Take(value) => value,
+        let theirs_value = theirs_values.get(key).copied();
+        let chosen = match resolve(base_value, mine_value, theirs_value, policy) {
+            Resolution::Take(value) => value.map(Merged::Borrowed),
             Resolution::Conflict => {
-                conflicting_keys.push(codec::display_key(ser, key));
-                // Only written out under MineWins.
-                mine_value
+                let name = codec::display_key(ser, key);
+                let layered = match (mine_value, theirs_value) {
+                    (Some(m), Some(t)) => merge_layered(&name, base_value, m, t, policy),
+                    _ => None,
+                };
+                match layered {
+                    Some(Layered::Value(bytes, overridden)) => {
+                        overridden_keys.extend(overridden);
+                        Some(Merged::Owned(bytes))
+                    }
+                    Some(Layered::Conflict(nested)) => {
+                        conflicting_keys.extend(nested);
+                        mine_value.map(Merged::Borrowed)
+                    }
+                    None => {
+                        conflicting_keys.push(name);
+                        // Only written out under MineWins.
+                        mine_value.map(Merged::Borrowed)
+                    }
+                }
             }
         };
         if let Some(value) = chosen {
-            merged.push(Entry { key, value });
+            merged.push((key, value));
         }
     }
+    let entries: Vec<Entry<'_>> = merged
+        .iter()
+        .map(|(key, value)| Entry {
+            key,
+            value: match value {
+                Merged::Borrowed(bytes) => bytes,
+                Merged::Owned(bytes) => bytes,
+            },
+        })
+        .collect();
 
     if conflicting_keys.is_empty() {
         return MergeResult {
-            outcome: MergeOutcome::Merged(codec::join(ser, &merged)),
+            outcome: MergeOutcome::Merged(codec::join(ser, &entries)),
             mode: MergeMode::PerKey,
-            overridden_keys: Vec::new(),
+            overridden_keys,
         };
     }
-    conflict(policy, MergeMode::PerKey, conflicting_keys, || {
-        codec::join(ser, &merged)
-    })
+    let mut result = conflict(policy, MergeMode::PerKey, conflicting_keys, || {
+        codec::join(ser, &entries)
+    });
+    result.overridden_keys.extend(overridden_keys);
+    result
 }
 
 #[cfg(test)]
@@ -288,6 +388,72 @@ mod tests {
             ConflictPolicy::KeepTheirs,
         );
         assert_eq!(merged(result), b"a:2:{s:1:\"a\";i:2;s:1:\"m\";N;}".to_vec());
+    }
+
+    fn symfony(attributes: &str, updated: u32) -> Vec<u8> {
+        format!(
+            "_sf2_attributes|{attributes}_symfony_flashes|a:0:{{}}_sf2_meta|a:3:{{s:1:\"u\";i:{updated};s:1:\"c\";i:50;s:1:\"l\";i:0;}}"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn symfony_attributes_merge_one_level_down_and_meta_takes_the_newest() {
+        let base = symfony("a:1:{s:1:\"n\";i:0;}", 100);
+        let mine = symfony("a:2:{s:1:\"n\";i:0;s:1:\"a\";i:1;}", 105);
+        let theirs = symfony("a:2:{s:1:\"n\";i:0;s:1:\"b\";i:2;}", 103);
+        let result = merge(&PHP, &base, &mine, &theirs, ConflictPolicy::KeepTheirs);
+        assert!(result.overridden_keys.is_empty());
+        assert_eq!(
+            String::from_utf8(merged(result)).unwrap(),
+            String::from_utf8(symfony(
+                "a:3:{s:1:\"n\";i:0;s:1:\"b\";i:2;s:1:\"a\";i:1;}",
+                105
+            ))
+            .unwrap()
+        );
+        // The newer writer's metadata whichever side it is on.
+        let result = merge(&PHP, &base, &theirs, &mine, ConflictPolicy::KeepTheirs);
+        assert!(String::from_utf8(merged(result))
+            .unwrap()
+            .contains("i:105;"));
+
+        // One attribute changed by both: a conflict named with its bag.
+        let mine = symfony("a:1:{s:1:\"n\";i:1;}", 105);
+        let theirs = symfony("a:1:{s:1:\"n\";i:2;}", 103);
+        let result = merge(&PHP, &base, &mine, &theirs, ConflictPolicy::KeepTheirs);
+        assert_eq!(
+            result.outcome,
+            MergeOutcome::Conflict {
+                keys: vec!["_sf2_attributes[n]".into()]
+            }
+        );
+        let result = merge(&PHP, &base, &mine, &theirs, ConflictPolicy::MineWins);
+        assert_eq!(
+            result.overridden_keys,
+            vec!["_sf2_attributes[n]".to_owned()]
+        );
+        assert_eq!(merged(result), symfony("a:1:{s:1:\"n\";i:1;}", 105));
+
+        // The same layout under php_serialize, and an ordinary array key is not merged inside.
+        let base = b"a:2:{s:15:\"_sf2_attributes\";a:0:{}s:4:\"cart\";a:0:{}}";
+        let mine =
+            b"a:2:{s:15:\"_sf2_attributes\";a:1:{s:1:\"x\";i:1;}s:4:\"cart\";a:1:{i:0;i:1;}}";
+        let theirs =
+            b"a:2:{s:15:\"_sf2_attributes\";a:1:{s:1:\"y\";i:2;}s:4:\"cart\";a:1:{i:1;i:1;}}";
+        let result = merge(
+            &PHP_SERIALIZE,
+            base,
+            mine,
+            theirs,
+            ConflictPolicy::KeepTheirs,
+        );
+        assert_eq!(
+            result.outcome,
+            MergeOutcome::Conflict {
+                keys: vec!["cart".into()]
+            }
+        );
     }
 
     #[test]
