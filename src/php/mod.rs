@@ -12,20 +12,25 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use ext_php_rs::boxed::ZBox;
+use ext_php_rs::builders::{ModuleBuilder, ModuleStartup};
 use ext_php_rs::error::php_error;
 use ext_php_rs::ffi as zend;
 use ext_php_rs::flags::ErrorType;
 use ext_php_rs::types::ZendStr;
-use ext_php_rs::zend::ModuleEntry;
+use ext_php_rs::zend::{ModuleAllocations, ModuleEntry, StaticModuleEntry};
 
 use crate::codec::SessionSerializer;
 use crate::config::{Settings, SETTINGS};
-use crate::session::{Caller, ReadIntent, SessionHandler, SessionResult};
+use crate::session::{SessionHandler, SessionResult};
 use crate::sys;
 
 // zend_result's values; PHP 8.6 no longer names them ZEND_RESULT_CODE_*.
 const SUCCESS: sys::zend_result = 0;
 const FAILURE: sys::zend_result = -1;
+
+mod frames;
+
+use frames::caller;
 
 extern "C" {
     // Exported by the php and php-fpm binaries but not part of ext-php-rs's bindings.
@@ -35,7 +40,7 @@ extern "C" {
         orig: c_int,
         exists: *mut bool,
     ) -> *mut c_char;
-    fn zval_get_long_func(op: *mut zend::zval, is_strict: bool) -> zend::zend_long;
+    pub(crate) fn zval_get_long_func(op: *mut zend::zval, is_strict: bool) -> zend::zend_long;
     fn display_ini_entries(module: *mut zend::zend_module_entry);
     fn zend_unregister_ini_entries(module_number: c_int);
 }
@@ -166,131 +171,6 @@ fn current_serializer() -> SessionSerializer {
             .as_deref()
             .unwrap_or("php"),
     )
-}
-
-// ---------------------------------------------------------------------------------------------
-// Who is calling: read_and_close detection and userland wrappers
-// ---------------------------------------------------------------------------------------------
-
-/// How far up the call stack to look for session_start (a framework's handler stack is a few
-/// user frames deep: Symfony's StrictSessionHandler::validateId → read → doRead → SessionHandler::read).
-const MAX_FRAME_WALK: usize = 64;
-
-/// # Safety
-/// `func` is null or points to a live zend_function.
-unsafe fn function_name<'a>(func: *const zend::zend_function) -> Option<&'a [u8]> {
-    if func.is_null() {
-        return None;
-    }
-    // SAFETY: `common` is valid for every function type; the name is null or a live zend_string.
-    let name = unsafe { (*func).common.function_name.cast::<ZendStr>().as_ref() };
-    name.map(ZendStr::as_bytes)
-}
-
-/// # Safety
-/// `func` is null or points to a live zend_function.
-unsafe fn is_internal(func: *const zend::zend_function) -> bool {
-    // SAFETY: checked non-null; `type_` is the first field of every zend_function variant.
-    !func.is_null() && u32::from(unsafe { (*func).type_ }) == zend::ZEND_INTERNAL_FUNCTION
-}
-
-/// Whether `func` is a method of PHP's own `\SessionHandler` (what a userland wrapper calls).
-///
-/// # Safety
-/// `func` is null or points to a live zend_function.
-unsafe fn is_session_handler_method(func: *const zend::zend_function) -> bool {
-    // SAFETY: checked non-null; scope is null or a live class entry whose name is a zend_string.
-    unsafe {
-        if !is_internal(func) || (*func).common.scope.is_null() {
-            return false;
-        }
-        let class = (*(*func).common.scope).name.cast::<ZendStr>();
-        class.as_ref().map(ZendStr::as_bytes) == Some(b"SessionHandler".as_slice())
-    }
-}
-
-/// PHP's rule for the `read_and_close` option, applied to the zval session_start() was given.
-/// 8.2 reads any value through zval_get_long and takes non-zero as yes; from 8.3 on only values
-/// above zero count (non-numeric strings throw before anything is read, so never reach us).
-///
-/// # Safety
-/// `value` points to a live zval.
-unsafe fn read_and_close_requested(value: *mut zend::zval) -> bool {
-    // SAFETY: the caller passes a live zval; zval_get_long_func reads it without changing it.
-    unsafe {
-        match (*value).u1.type_info & 0xff {
-            zend::IS_STRING | zend::IS_TRUE | zend::IS_FALSE | zend::IS_LONG => {
-                let n = zval_get_long_func(value, false);
-                if sys::PHP_VERSION_ID >= 80300 {
-                    n > 0
-                } else {
-                    n != 0
-                }
-            }
-            _ => false,
-        }
-    }
-}
-
-/// The options array session_start() was called with, if `frame` is that call.
-///
-/// # Safety
-/// `frame` points to a live execute_data whose func is an internal session_start.
-unsafe fn session_start_intent(frame: *const zend::zend_execute_data) -> ReadIntent {
-    // SAFETY: session_start's frame is live while the engine runs inside it (it called us).
-    // ZEND_CALL_ARG(frame, 1): arguments follow the frame, rounded up to whole zvals. Named,
-    // spread and call_user_func arguments all land in the same slot.
-    unsafe {
-        if (*frame).This.u2.num_args < 1 {
-            return ReadIntent::ReadWrite;
-        }
-        let frame_slots = std::mem::size_of::<zend::zend_execute_data>()
-            .div_ceil(std::mem::size_of::<zend::zval>());
-        let options = frame.cast::<zend::zval>().add(frame_slots).cast_mut();
-        if (*options).u1.type_info & 0xff != zend::IS_ARRAY {
-            return ReadIntent::ReadWrite;
-        }
-        let key = c"read_and_close";
-        let value = zend::zend_hash_str_find((*options).value.arr, key.as_ptr(), key.count_bytes());
-        if !value.is_null() && read_and_close_requested(value) {
-            ReadIntent::ReadOnly
-        } else {
-            ReadIntent::ReadWrite
-        }
-    }
-}
-
-/// ext/session does not tell a handler about `read_and_close` (it is a local of
-/// session_start()), nor whether a userland handler stands in between. Walk the engine's call
-/// stack from the current frame up to the internal `session_start` (through a wrapper such as
-/// Symfony's StrictSessionHandler or any `extends \SessionHandler`, the module is called from
-/// `SessionHandler::read`, a few user frames below it) and apply PHP's own rule to its options.
-/// A read with no session_start on the stack (a framework calling the handler by itself) or any
-/// doubt means ReadWrite, the locked path, which is always safe.
-fn caller() -> Caller {
-    // SAFETY: the executor globals are this thread's (ext-php-rs's accessor works for NTS and
-    // ZTS builds and takes no lock); we only read frames that are live while the engine is
-    // inside the callback that called us, and check every pointer before following it.
-    unsafe {
-        let mut frame = (*zend::ext_php_rs_executor_globals()).current_execute_data;
-        let through_wrapper = !frame.is_null() && is_session_handler_method((*frame).func);
-        let mut intent = ReadIntent::ReadWrite;
-        for _ in 0..MAX_FRAME_WALK {
-            if frame.is_null() {
-                break;
-            }
-            let func = (*frame).func;
-            if is_internal(func) && function_name(func) == Some(b"session_start".as_slice()) {
-                intent = session_start_intent(frame);
-                break;
-            }
-            frame = (*frame).prev_execute_data;
-        }
-        Caller {
-            intent,
-            through_wrapper,
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -564,8 +444,13 @@ fn ini_table() -> &'static [zend::zend_ini_entry_def] {
     }
 }
 
-unsafe extern "C" fn minit(_type: c_int, module_number: c_int) -> zend::zend_result {
+unsafe extern "C" fn minit(module_type: c_int, module_number: c_int) -> zend::zend_result {
     guarded("startup", FAILURE, || {
+        if let Some(startup) = STARTUP.lock().as_ref() {
+            if let Err(err) = startup.startup(module_type, module_number) {
+                return (FAILURE, vec![format!("could not register classes: {err}")]);
+            }
+        }
         ext_php_rs::zend::IniEntryDef::register(ini_table(), module_number);
         // Validate php.ini now so a typo is reported at startup, not only on the first request.
         let (_, warnings) = current_settings();
@@ -624,43 +509,26 @@ static MODULE_DEPS: ModuleDeps = ModuleDeps([
     },
 ]);
 
-#[cfg(php_zts)]
-compile_error!(
-    "rustredis supports non-thread-safe (NTS) PHP builds, like Debian's php and php-fpm"
-);
+/// What ext-php-rs registers in MINIT (classes, functions): built with the module entry, run by
+/// `minit`.
+static STARTUP: parking_lot::Mutex<Option<ModuleStartup>> = parking_lot::const_mutex(None);
 
-/// The symbol PHP looks up when it loads the extension.
+/// The symbol PHP looks up when it loads the extension. ext-php-rs builds the entry (matching
+/// the PHP build: API number, ZTS, debug); the dependency on ext/session is added to it.
 #[no_mangle]
 pub extern "C" fn get_module() -> *mut ModuleEntry {
-    static ENTRY: OnceLock<usize> = OnceLock::new();
-    *ENTRY.get_or_init(|| {
-        let entry = ModuleEntry {
-            size: std::mem::size_of::<ModuleEntry>() as u16,
-            zend_api: zend::ZEND_MODULE_API_NO,
-            zend_debug: u8::from(cfg!(php_debug)),
-            zts: 0,
-            ini_entry: ptr::null(),
-            deps: MODULE_DEPS.0.as_ptr(),
-            name: c"rustredis".as_ptr(),
-            functions: ptr::null(),
-            module_startup_func: Some(minit),
-            module_shutdown_func: Some(mshutdown),
-            request_startup_func: None,
-            request_shutdown_func: None,
-            info_func: Some(minfo),
-            version: concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast(),
-            globals_size: 0,
-            globals_ptr: ptr::null_mut(),
-            globals_ctor: None,
-            globals_dtor: None,
-            post_deactivate_func: None,
-            module_started: 0,
-            type_: 0,
-            handle: ptr::null_mut(),
-            module_number: 0,
-            // SAFETY: returns a static string describing the PHP build we were compiled against.
-            build_id: unsafe { zend::ext_php_rs_php_build_id() },
-        };
-        Box::into_raw(Box::new(entry)) as usize
-    }) as *mut ModuleEntry
+    static ENTRY: StaticModuleEntry = StaticModuleEntry::new();
+    ENTRY.get_or_init(|| {
+        let builder = ModuleBuilder::new("rustredis", env!("CARGO_PKG_VERSION"))
+            .startup_function(minit)
+            .shutdown_function(mshutdown)
+            .info_function(minfo);
+        let (mut entry, startup, allocations): (ModuleEntry, ModuleStartup, ModuleAllocations) =
+            builder
+                .try_into()
+                .expect("the module's names and version contain no NUL");
+        entry.deps = MODULE_DEPS.0.as_ptr();
+        *STARTUP.lock() = Some(startup);
+        (entry, allocations)
+    })
 }
