@@ -21,23 +21,6 @@ fn php_config(arg: &str) -> String {
         .to_string()
 }
 
-/// Tells the crate whether the target PHP is a thread-safe (ZTS) or debug build, so the module
-/// entry matches it (and a ZTS build is refused at compile time instead of crashing at load).
-fn emit_php_build_flags() {
-    let php = env::var("PHP").unwrap_or_else(|_| "php".to_string());
-    let output = Command::new(&php)
-        .args(["-n", "-r", "echo PHP_ZTS, ',', PHP_DEBUG;"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run `{php}` (install php-cli or set PHP): {e}"));
-    let flags = String::from_utf8_lossy(&output.stdout).to_string();
-    if flags.trim() == "1,0" || flags.trim() == "1,1" {
-        println!("cargo:rustc-cfg=php_zts");
-    }
-    if flags.trim().ends_with(",1") {
-        println!("cargo:rustc-cfg=php_debug");
-    }
-}
-
 /// PHP 8.6 (php-src 71096cd) passes save_path and the session name to open as `zend_string *`;
 /// earlier versions pass `const char *`. Read it off the installed header's PS_OPEN_ARGS.
 fn emit_open_signature(includes: &str) {
@@ -62,8 +45,6 @@ fn emit_open_signature(includes: &str) {
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-env-changed=PHP_CONFIG");
-    println!("cargo:rerun-if-env-changed=PHP");
-    emit_php_build_flags();
     let includes = php_config("--includes");
     emit_open_signature(&includes);
     let bindings = bindgen::Builder::default()
