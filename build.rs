@@ -57,6 +57,9 @@ fn main() {
         .allowlist_function("php_session_register_module")
         .allowlist_function("php_session_create_id")
         .allowlist_var("PHP_VERSION_ID")
+        // The interfaces RustRedis\\SessionHandler implements; ext-php-rs has its own class entry type.
+        .allowlist_var("php_session_(id_|update_timestamp_)?iface_entry")
+        .opaque_type("_zend_class_entry")
         // Only pointers to these cross the boundary; keep them opaque so the generated module stays small.
         .opaque_type("_zend_string")
         .layout_tests(true)

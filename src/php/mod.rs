@@ -28,6 +28,7 @@ use crate::sys;
 const SUCCESS: sys::zend_result = 0;
 const FAILURE: sys::zend_result = -1;
 
+mod class;
 mod frames;
 
 use frames::caller;
@@ -451,6 +452,9 @@ unsafe extern "C" fn minit(module_type: c_int, module_number: c_int) -> zend::ze
                 return (FAILURE, vec![format!("could not register classes: {err}")]);
             }
         }
+        if let Err(err) = class::implement_interfaces() {
+            return (FAILURE, vec![err]);
+        }
         ext_php_rs::zend::IniEntryDef::register(ini_table(), module_number);
         // Validate php.ini now so a typo is reported at startup, not only on the first request.
         let (_, warnings) = current_settings();
@@ -522,7 +526,8 @@ pub extern "C" fn get_module() -> *mut ModuleEntry {
         let builder = ModuleBuilder::new("rustredis", env!("CARGO_PKG_VERSION"))
             .startup_function(minit)
             .shutdown_function(mshutdown)
-            .info_function(minfo);
+            .info_function(minfo)
+            .class::<class::PhpSessionHandler>();
         let (mut entry, startup, allocations): (ModuleEntry, ModuleStartup, ModuleAllocations) =
             builder
                 .try_into()
