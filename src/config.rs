@@ -66,6 +66,8 @@ impl fmt::Display for SavePathError {
     }
 }
 
+impl std::error::Error for SavePathError {}
+
 fn bad<T>(msg: impl Into<String>) -> Result<T, SavePathError> {
     Err(SavePathError(msg.into()))
 }

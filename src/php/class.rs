@@ -21,8 +21,8 @@ use ext_php_rs::zend::ClassEntry;
 use super::{caller, current_serializer, guarded, ini_string, php_generated_id, session_ttl, warn};
 use crate::codec::SessionSerializer;
 use crate::config::Settings;
+use crate::protocol::sha1_hex;
 use crate::session::{Caller, SessionHandler};
-use crate::store::sha1_hex;
 use crate::sys;
 
 fn interface(entry: *mut sys::zend_class_entry) -> &'static ClassEntry {
@@ -167,7 +167,7 @@ impl PhpSessionHandler {
             let mut warnings = Vec::new();
             let result = op(self, &mut warnings);
             if let Some(handler) = &mut self.handler {
-                warnings.extend(handler.take_warnings());
+                warnings.extend(handler.take_warnings().iter().map(ToString::to_string));
             }
             match result {
                 Ok(value) => (value, warnings),

@@ -89,7 +89,7 @@ unsafe fn session_start_intent(frame: *const zend::zend_execute_data) -> ReadInt
         let key = c"read_and_close";
         let value = zend::zend_hash_str_find((*options).value.arr, key.as_ptr(), key.count_bytes());
         if !value.is_null() && read_and_close_requested(value) {
-            ReadIntent::ReadOnly
+            ReadIntent::ReadAndClose
         } else {
             ReadIntent::ReadWrite
         }

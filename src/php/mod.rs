@@ -1,5 +1,7 @@
-//! The PHP boundary: the module entry, the INI table, the `ps_module` callbacks and the one
-//! look into the engine (read_and_close detection). This is the only file with `unsafe`.
+//! The PHP boundary: the module entry, the INI table, the `ps_module` callbacks, the
+//! `RustRedis\SessionHandler` class (`class.rs`) and the look at the engine's call stack
+//! (`frames.rs`). This module is the only one allowed `unsafe`; every unsafe operation has its own
+//! block with a SAFETY line.
 //!
 //! Every callback runs its body under `catch_unwind`, so a Rust panic becomes a PHP warning and a
 //! FAILURE return instead of unwinding into C. Warnings are raised last, after the handler, its
@@ -92,32 +94,40 @@ fn guarded<T>(callback: &str, failure: T, body: impl FnOnce() -> (T, Vec<String>
 /// `mod_data` is the pointer ext/session passes to every callback: null, or pointing to null or to
 /// a `SessionHandler` made by `ps_open`.
 unsafe fn handler<'a>(mod_data: *mut *mut c_void) -> Option<&'a mut SessionHandler> {
-    if mod_data.is_null() || (*mod_data).is_null() {
-        None
-    } else {
-        Some(&mut *(*mod_data).cast::<SessionHandler>())
+    if mod_data.is_null() {
+        return None;
     }
+    // SAFETY: non-null, so it points to ext/session's `PS(mod_data)` slot, which holds null or
+    // the Box ps_open leaked; nothing else aliases it while a callback runs.
+    unsafe { (*mod_data).cast::<SessionHandler>().as_mut() }
 }
 
-/// Runs `op` on the open handler and turns its result into PHP's, with the handler's warnings.
-///
-/// # Safety
-/// As for [`handler`].
-unsafe fn with_handler<T: Copy>(
+/// The handler's pending warnings, as shown to PHP.
+fn warning_texts(handler: &mut SessionHandler) -> Vec<String> {
+    handler
+        .take_warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+/// Runs `op` on the open handler (None: no open handler) and turns its result into PHP's, with
+/// the handler's warnings.
+fn with_handler<T: Copy>(
     callback: &str,
-    mod_data: *mut *mut c_void,
+    handler: Option<&mut SessionHandler>,
     failure: T,
     op: impl FnOnce(&mut SessionHandler) -> SessionResult<T>,
 ) -> T {
     guarded(callback, failure, || {
-        let Some(handler) = handler(mod_data) else {
+        let Some(handler) = handler else {
             return (
                 failure,
                 vec![format!("{callback} called without an open session")],
             );
         };
         let result = op(handler);
-        let mut warnings = handler.take_warnings();
+        let mut warnings = warning_texts(handler);
         match result {
             Ok(value) => (value, warnings),
             Err(err) => {
@@ -131,7 +141,8 @@ unsafe fn with_handler<T: Copy>(
 /// # Safety
 /// `s` is null or a valid `zend_string` for the duration of the borrow.
 unsafe fn zend_bytes<'a>(s: *mut sys::zend_string) -> &'a [u8] {
-    match s.cast::<ZendStr>().as_ref() {
+    // SAFETY: as documented for this function.
+    match unsafe { s.cast::<ZendStr>().as_ref() } {
         Some(s) => s.as_bytes(),
         None => &[],
     }
@@ -193,19 +204,15 @@ unsafe fn open(mod_data: *mut *mut c_void, save_path: &[u8]) -> sys::zend_result
         }
         let save_path = String::from_utf8_lossy(save_path);
         match SessionHandler::open(&save_path, settings, current_serializer()) {
+            Ok(_) if mod_data.is_null() => (
+                FAILURE,
+                vec!["open called without a place for its state".into()],
+            ),
             Ok(opened) => {
                 // ext/session skips write, close and gc when mod_data stays null.
-                // SAFETY: mod_data is non-null here (handler() returned None for a null *mod_data
-                // only after checking mod_data itself; a null mod_data is refused just below).
-                unsafe {
-                    if mod_data.is_null() {
-                        return (
-                            FAILURE,
-                            vec!["open called without a place for its state".into()],
-                        );
-                    }
-                    *mod_data = Box::into_raw(Box::new(opened)).cast();
-                }
+                // SAFETY: mod_data is non-null and points to ext/session's slot, which holds null
+                // (handler() found nothing in it).
+                unsafe { *mod_data = Box::into_raw(Box::new(opened)).cast() };
                 (SUCCESS, warnings)
             }
             Err(err) => (
@@ -223,10 +230,10 @@ unsafe extern "C" fn ps_open(
     save_path: *const c_char,
     _session_name: *const c_char,
 ) -> sys::zend_result {
-    // SAFETY: ext/session passes a NUL-terminated save_path (or null) valid for the call.
     let path = if save_path.is_null() {
         &[][..]
     } else {
+        // SAFETY: ext/session passes a NUL-terminated save_path valid for the call.
         unsafe { CStr::from_ptr(save_path) }.to_bytes()
     };
     // SAFETY: mod_data comes from ext/session.
@@ -246,13 +253,20 @@ unsafe extern "C" fn ps_open(
 
 unsafe extern "C" fn ps_close(mod_data: *mut *mut c_void) -> sys::zend_result {
     guarded("close", FAILURE, || {
-        if mod_data.is_null() || (*mod_data).is_null() {
+        // SAFETY: mod_data comes from ext/session (see [`handler`]).
+        if unsafe { handler(mod_data) }.is_none() {
+            // Closed already: request shutdown and FrankenPHP's worker reset call close again.
             return (SUCCESS, Vec::new());
         }
-        let mut owned = Box::from_raw((*mod_data).cast::<SessionHandler>());
-        *mod_data = ptr::null_mut();
+        // SAFETY: the slot holds the Box ps_open leaked; taking it out and nulling the slot
+        // makes a second close a no-op.
+        let mut owned = unsafe {
+            let owned = Box::from_raw((*mod_data).cast::<SessionHandler>());
+            *mod_data = ptr::null_mut();
+            owned
+        };
         let result = owned.close();
-        let mut warnings = owned.take_warnings();
+        let mut warnings = warning_texts(&mut owned);
         drop(owned);
         match result {
             Ok(()) => (SUCCESS, warnings),
@@ -270,11 +284,15 @@ unsafe extern "C" fn ps_read(
     val: *mut *mut sys::zend_string,
     _maxlifetime: zend::zend_long,
 ) -> sys::zend_result {
-    let id = zend_bytes(key);
+    // SAFETY: ext/session passes a live key for the call.
+    let id = unsafe { zend_bytes(key) };
     let caller = caller();
-    with_handler("read", mod_data, FAILURE, |h| {
+    // SAFETY: mod_data comes from ext/session.
+    let handler = unsafe { handler(mod_data) };
+    with_handler("read", handler, FAILURE, |h| {
         let data = h.read(id, caller)?;
-        *val = new_zend_string(&data);
+        // SAFETY: val is ext/session's out-parameter; it takes ownership of the new string.
+        unsafe { *val = new_zend_string(&data) };
         Ok(SUCCESS)
     })
 }
@@ -285,8 +303,11 @@ unsafe extern "C" fn ps_write(
     val: *mut sys::zend_string,
     maxlifetime: zend::zend_long,
 ) -> sys::zend_result {
-    let (id, data) = (zend_bytes(key), zend_bytes(val));
-    with_handler("write", mod_data, FAILURE, |h| {
+    // SAFETY: ext/session passes live strings for the call.
+    let (id, data) = unsafe { (zend_bytes(key), zend_bytes(val)) };
+    // SAFETY: mod_data comes from ext/session.
+    let handler = unsafe { handler(mod_data) };
+    with_handler("write", handler, FAILURE, |h| {
         h.write(id, data, ttl_from(maxlifetime)).map(|()| SUCCESS)
     })
 }
@@ -295,8 +316,11 @@ unsafe extern "C" fn ps_destroy(
     mod_data: *mut *mut c_void,
     key: *mut sys::zend_string,
 ) -> sys::zend_result {
-    let id = zend_bytes(key);
-    with_handler("destroy", mod_data, FAILURE, |h| {
+    // SAFETY: ext/session passes a live key for the call.
+    let id = unsafe { zend_bytes(key) };
+    // SAFETY: mod_data comes from ext/session.
+    let handler = unsafe { handler(mod_data) };
+    with_handler("destroy", handler, FAILURE, |h| {
         h.destroy(id).map(|()| SUCCESS)
     })
 }
@@ -308,7 +332,8 @@ unsafe extern "C" fn ps_gc(
 ) -> zend::zend_long {
     // Redis expires sessions by TTL; there is never anything to collect.
     if !nrdels.is_null() {
-        *nrdels = 0;
+        // SAFETY: a non-null out-parameter of ext/session.
+        unsafe { *nrdels = 0 };
     }
     0
 }
@@ -334,40 +359,35 @@ unsafe fn php_generated_id(mod_data: *mut *mut c_void) -> Option<Vec<u8>> {
 /// made as PHP's files handler makes it; read then reports what went wrong.
 unsafe extern "C" fn ps_create_sid(mod_data: *mut *mut c_void) -> *mut sys::zend_string {
     let intent = caller().intent;
-    // SAFETY: mod_data comes from ext/session (see [`handler`]).
-    let has_handler = unsafe { handler(mod_data) }.is_some();
-    let created = if has_handler {
-        // SAFETY: as above.
-        unsafe {
-            with_handler("create_sid", mod_data, ptr::null_mut(), |h| {
-                let id = h.create_id(&mut || php_generated_id(mod_data), intent, session_ttl())?;
-                Ok(new_zend_string(&id))
-            })
-        }
-    } else {
-        ptr::null_mut()
+    // SAFETY: php_session_create_id does not dereference mod_data.
+    let mut generate = || unsafe { php_generated_id(mod_data) };
+    // SAFETY: mod_data comes from ext/session.
+    let created = match unsafe { handler(mod_data) } {
+        Some(handler) => with_handler("create_sid", Some(handler), ptr::null_mut(), |h| {
+            let id = h.create_id(&mut generate, intent, session_ttl())?;
+            Ok(new_zend_string(&id))
+        }),
+        None => ptr::null_mut(),
     };
     if !created.is_null() {
         return created;
     }
-    // SAFETY: as above.
-    match unsafe { php_generated_id(mod_data) } {
-        Some(id) => new_zend_string(&id),
-        None => new_zend_string(b""),
-    }
+    new_zend_string(&generate().unwrap_or_default())
 }
 
 unsafe extern "C" fn ps_validate_sid(
     mod_data: *mut *mut c_void,
     key: *mut sys::zend_string,
 ) -> sys::zend_result {
-    let id = zend_bytes(key);
+    // SAFETY: ext/session passes a live key for the call.
+    let id = unsafe { zend_bytes(key) };
     let intent = caller().intent;
-    if handler(mod_data).is_none() {
+    // SAFETY: mod_data comes from ext/session.
+    let Some(handler) = (unsafe { handler(mod_data) }) else {
         // No open handler (php-src #23297): the id is unknown here, so PHP makes a new one.
         return FAILURE;
-    }
-    with_handler("validate_sid", mod_data, FAILURE, |h| {
+    };
+    with_handler("validate_sid", Some(handler), FAILURE, |h| {
         Ok(if h.validate_id(id, intent)? {
             SUCCESS
         } else {
@@ -382,19 +402,28 @@ unsafe extern "C" fn ps_update_timestamp(
     val: *mut sys::zend_string,
     maxlifetime: zend::zend_long,
 ) -> sys::zend_result {
-    let (id, data) = (zend_bytes(key), zend_bytes(val));
-    with_handler("update_timestamp", mod_data, FAILURE, |h| {
+    // SAFETY: ext/session passes live strings for the call.
+    let (id, data) = unsafe { (zend_bytes(key), zend_bytes(val)) };
+    // SAFETY: mod_data comes from ext/session.
+    let handler = unsafe { handler(mod_data) };
+    with_handler("update_timestamp", handler, FAILURE, |h| {
         h.update_timestamp(id, data, ttl_from(maxlifetime))
             .map(|()| SUCCESS)
     })
 }
 
-/// ext/session keeps a pointer to this struct for the life of the process.
-struct SessionModule(sys::ps_module_struct);
-// SAFETY: immutable after construction; holds only a static string and function pointers.
-unsafe impl Sync for SessionModule {}
+/// The one idiom for what the engine keeps pointers to (the session module, the module's
+/// dependencies, the INI table): built once, never mutated afterwards, only read by the engine
+/// and by us.
+struct FfiStatic<T>(T);
+// SAFETY: immutable after construction (see above): sharing it between threads only shares reads
+// of static strings, function pointers and leaked tables.
+unsafe impl<T> Sync for FfiStatic<T> {}
+// SAFETY: as above; nothing in it is tied to the thread that built it.
+unsafe impl<T> Send for FfiStatic<T> {}
 
-static SESSION_MODULE: SessionModule = SessionModule(sys::ps_module_struct {
+/// ext/session keeps a pointer to this struct for the life of the process.
+static SESSION_MODULE: FfiStatic<sys::ps_module_struct> = FfiStatic(sys::ps_module_struct {
     s_name: c"rustredis".as_ptr(),
     s_open: Some(ps_open),
     s_close: Some(ps_close),
@@ -413,36 +442,30 @@ static SESSION_MODULE: SessionModule = SessionModule(sys::ps_module_struct {
 
 /// The INI table, built once from `config::SETTINGS` so names and defaults live in one place.
 fn ini_table() -> &'static [zend::zend_ini_entry_def] {
-    static TABLE: OnceLock<usize> = OnceLock::new();
-    let leaked = *TABLE.get_or_init(|| {
-        let leak = |s: &str| -> &'static CStr {
-            Box::leak(
-                CString::new(s)
-                    .expect("no NUL in setting")
-                    .into_boxed_c_str(),
-            )
-        };
-        let mut defs: Vec<zend::zend_ini_entry_def> = SETTINGS
-            .iter()
-            .map(|s| {
-                ext_php_rs::zend::IniEntryDef::new(
-                    leak(s.name),
-                    leak(s.default),
-                    ext_php_rs::flags::IniEntryPermission::All,
+    static TABLE: OnceLock<FfiStatic<&'static [zend::zend_ini_entry_def]>> = OnceLock::new();
+    TABLE
+        .get_or_init(|| {
+            let leak = |s: &str| -> &'static CStr {
+                Box::leak(
+                    CString::new(s)
+                        .expect("no NUL in setting")
+                        .into_boxed_c_str(),
                 )
-            })
-            .collect();
-        defs.push(ext_php_rs::zend::IniEntryDef::end());
-        Box::leak(defs.into_boxed_slice()) as *const [zend::zend_ini_entry_def]
-            as *const zend::zend_ini_entry_def as usize
-    });
-    // SAFETY: leaked above for the life of the process, SETTINGS.len() + 1 entries.
-    unsafe {
-        std::slice::from_raw_parts(
-            leaked as *const zend::zend_ini_entry_def,
-            SETTINGS.len() + 1,
-        )
-    }
+            };
+            let mut defs: Vec<zend::zend_ini_entry_def> = SETTINGS
+                .iter()
+                .map(|s| {
+                    ext_php_rs::zend::IniEntryDef::new(
+                        leak(s.name),
+                        leak(s.default),
+                        ext_php_rs::flags::IniEntryPermission::All,
+                    )
+                })
+                .collect();
+            defs.push(ext_php_rs::zend::IniEntryDef::end());
+            FfiStatic(Box::leak(defs.into_boxed_slice()))
+        })
+        .0
 }
 
 unsafe extern "C" fn minit(module_type: c_int, module_number: c_int) -> zend::zend_result {
@@ -458,7 +481,8 @@ unsafe extern "C" fn minit(module_type: c_int, module_number: c_int) -> zend::ze
         ext_php_rs::zend::IniEntryDef::register(ini_table(), module_number);
         // Validate php.ini now so a typo is reported at startup, not only on the first request.
         let (_, warnings) = current_settings();
-        if sys::php_session_register_module(&SESSION_MODULE.0) != SUCCESS {
+        // SAFETY: MINIT, after ext/session's (we depend on it); the module is a static.
+        if unsafe { sys::php_session_register_module(&SESSION_MODULE.0) } != SUCCESS {
             return (
                 FAILURE,
                 vec!["could not register the rustredis session module".to_string()],
@@ -469,7 +493,8 @@ unsafe extern "C" fn minit(module_type: c_int, module_number: c_int) -> zend::ze
 }
 
 unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> zend::zend_result {
-    zend_unregister_ini_entries(module_number);
+    // SAFETY: MSHUTDOWN of the module that registered these entries in MINIT.
+    unsafe { zend_unregister_ini_entries(module_number) };
     SUCCESS
 }
 
@@ -477,9 +502,11 @@ unsafe extern "C" fn minfo(module: *mut zend::zend_module_entry) {
     guarded("phpinfo", (), || {
         let row = |name: &CStr, value: &str| {
             let value = CString::new(value).unwrap_or_default();
-            zend::php_info_print_table_row(2, name.as_ptr(), value.as_ptr());
+            // SAFETY: two NUL-terminated strings that outlive the call.
+            unsafe { zend::php_info_print_table_row(2, name.as_ptr(), value.as_ptr()) };
         };
-        zend::php_info_print_table_start();
+        // SAFETY: phpinfo() output functions, called from MINFO.
+        unsafe { zend::php_info_print_table_start() };
         row(c"rustredis session save handler", "enabled");
         row(c"Version", env!("CARGO_PKG_VERSION"));
         row(c"session.save_handler name", "rustredis");
@@ -487,18 +514,17 @@ unsafe extern "C" fn minfo(module: *mut zend::zend_module_entry) {
             c"Lock modes (rustredis.locking)",
             "on (lock per request), off (last write wins), optimistic (key-by-key merge)",
         );
-        zend::php_info_print_table_end();
-        display_ini_entries(module);
+        // SAFETY: as above; `module` is the entry PHP passed to MINFO.
+        unsafe {
+            zend::php_info_print_table_end();
+            display_ini_entries(module);
+        }
         ((), Vec::new())
     })
 }
 
-struct ModuleDeps([zend::_zend_module_dep; 2]);
-// SAFETY: immutable static strings only.
-unsafe impl Sync for ModuleDeps {}
-
 /// ZEND_MOD_REQUIRED("session"): load after ext/session, which must exist.
-static MODULE_DEPS: ModuleDeps = ModuleDeps([
+static MODULE_DEPS: FfiStatic<[zend::_zend_module_dep; 2]> = FfiStatic([
     zend::_zend_module_dep {
         name: c"session".as_ptr(),
         rel: ptr::null(),

@@ -1,0 +1,178 @@
+//! What can go wrong in a session operation, and what is worth telling the operator although the
+//! operation succeeded. The boundary shows both as PHP warnings (`rustredis: <message>`); every
+//! message names the setting or the cause an operator can act on.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::codec::SplitError;
+use crate::config::SavePathError;
+
+/// How many fresh ids create_sid tries before reporting [`SessionError::IdCollision`].
+pub const MAX_CREATE_ID_ATTEMPTS: usize = 3;
+
+/// Why a session operation failed.
+#[derive(Debug)]
+pub enum SessionError {
+    /// `session.save_path` could not be parsed.
+    SavePath(SavePathError),
+    /// The session id is not one PHP generates (empty, too long, or outside `A-Za-z0-9,-`): it
+    /// never becomes a Redis key.
+    InvalidId,
+    /// Redis could not be reached, or failed or did not answer a command.
+    Redis { endpoint: String, cause: RedisCause },
+    /// Another request of this session held the lock for all of `rustredis.lock_wait_ms`.
+    LockTimeout { waited: Duration },
+    /// This request's lock expired and another request took it (or Redis lost it): the write was
+    /// skipped so that the newer data is kept.
+    LockLost,
+    /// The session was opened without write access after a lock timeout
+    /// (`rustredis.on_lock_timeout=readonly`), so changes are refused.
+    WritesRefused,
+    /// Optimistic mode: a parallel request changed these top-level keys too (`keep_theirs`).
+    Conflict { keys: Vec<String> },
+    /// Optimistic mode: both sides changed a session that cannot be split into keys.
+    WholeSessionConflict { reason: SplitError },
+    /// Optimistic mode: parallel writers kept winning for all of `rustredis.lock_wait_ms`.
+    TooManyWriters { merges: usize, waited: Duration },
+    /// The data exceeds `rustredis.max_data_bytes`.
+    TooLarge { size: usize, max: usize },
+    /// Every id create_sid generated was taken (or could not be generated).
+    IdCollision,
+}
+
+/// The Redis side of a [`SessionError::Redis`].
+#[derive(Debug)]
+pub enum RedisCause {
+    /// No reply within the socket read timeout in force.
+    Timeout { read_timeout: Duration },
+    /// Any other failure, as the client library reports it.
+    Failed(redis::RedisError),
+}
+
+impl fmt::Display for RedisCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RedisCause::Timeout { read_timeout } => write!(
+                f,
+                "no reply within {} ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)",
+                read_timeout.as_millis()
+            ),
+            RedisCause::Failed(err) => write!(f, "{err}"),
+        }
+    }
+}
+
+fn quoted_list(keys: &[String]) -> String {
+    keys.iter()
+        .map(|k| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::SavePath(err) => write!(f, "{err}"),
+            SessionError::InvalidId => f.write_str(
+                "session id rejected: it is empty, longer than 256 characters or contains characters other than \
+                 A-Z, a-z, 0-9, ',' and '-'",
+            ),
+            SessionError::Redis { endpoint, cause } => {
+                write!(f, "Redis at {endpoint} failed: {cause}")
+            }
+            SessionError::LockTimeout { waited } => write!(
+                f,
+                "gave up waiting for the session lock after {} ms (rustredis.lock_wait_ms); another request of this \
+                 session still holds it",
+                waited.as_millis()
+            ),
+            SessionError::LockLost => f.write_str(
+                "lock lost, write skipped: this request's session lock expired (rustredis.lock_ttl_ms) and another \
+                 request took it; this request's changes were not saved so the newer data is kept",
+            ),
+            SessionError::WritesRefused => f.write_str(
+                "write skipped: the session was opened read-only after a lock timeout \
+                 (rustredis.on_lock_timeout=readonly)",
+            ),
+            SessionError::Conflict { keys } => write!(
+                f,
+                "write conflict on session key(s) {}: a parallel request changed them too; kept its values and \
+                 dropped this request's changes (rustredis.on_conflict=keep_theirs)",
+                quoted_list(keys)
+            ),
+            SessionError::WholeSessionConflict { reason } => write!(
+                f,
+                "write conflict on the whole session: a parallel request changed it too and it cannot be \
+                 merged key by key ({reason}); kept its version and dropped this request's changes \
+                 (rustredis.on_conflict=keep_theirs)"
+            ),
+            SessionError::TooManyWriters { merges, waited } => write!(
+                f,
+                "write skipped: parallel requests kept changing the session through {merges} merge attempts in {} \
+                 ms (rustredis.lock_wait_ms)",
+                waited.as_millis()
+            ),
+            SessionError::TooLarge { size, max } => write!(
+                f,
+                "write skipped: session data is {size} bytes, more than rustredis.max_data_bytes={max}"
+            ),
+            SessionError::IdCollision => write!(
+                f,
+                "could not create an unused session id in {MAX_CREATE_ID_ATTEMPTS} attempts"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SessionError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SessionError::SavePath(err) => Some(err),
+            SessionError::Redis {
+                cause: RedisCause::Failed(err),
+                ..
+            } => Some(err),
+            SessionError::WholeSessionConflict { reason } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+pub type SessionResult<T> = Result<T, SessionError>;
+
+/// Something an operator should know although the call succeeded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// `rustredis.on_lock_timeout=readonly`: the lock wait timed out and the session was read
+    /// without it; this request's changes will not be saved.
+    ContinuingReadOnly { waited: Duration },
+    /// `rustredis.on_conflict=mine_wins`: this request's values replaced a parallel request's.
+    ReplacedTheirs { keys: Vec<String> },
+    /// The lock expired before an unchanged session was released: nothing was lost, but the
+    /// lock TTL is shorter than the requests.
+    LockExpiredUnchanged,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::ContinuingReadOnly { waited } => write!(
+                f,
+                "{}; continuing read-only (rustredis.on_lock_timeout=readonly): changes made by this request \
+                 will not be saved",
+                SessionError::LockTimeout { waited: *waited }
+            ),
+            Warning::ReplacedTheirs { keys } => write!(
+                f,
+                "write conflict on session key(s) {}: this request's values replaced a parallel request's \
+                 (rustredis.on_conflict=mine_wins)",
+                quoted_list(keys)
+            ),
+            Warning::LockExpiredUnchanged => f.write_str(
+                "the session lock expired before the request ended (raise rustredis.lock_ttl_ms); the session \
+                 was unchanged, so nothing was lost",
+            ),
+        }
+    }
+}

@@ -1,0 +1,523 @@
+//! The lock protocol, both halves: what Redis runs ([`scripts`]) and how a request takes, waits
+//! for, uses and gives back a session's lock ([`SessionStore`], [`wait_while_held`]).
+//!
+//! # Keys (one session; see `keys.rs`)
+//! | key | holds | lives |
+//! |---|---|---|
+//! | `<prefix><id>` | the session data, as phpredis stores it | `session.gc_maxlifetime` |
+//! | `<prefix><id>_LOCK` | the holder's token (128 random bits, new per acquisition) | `rustredis.lock_ttl_ms` |
+//! | `<prefix><id>_LOCK_WAITING` | how many requests wait for the lock | 2 s after the last attempt |
+//! | `<prefix><id>_LOCK_WAKE` | a one-element list a release pushes to while anyone waits | 5 s |
+//!
+//! # A locked request (2 round trips)
+//! 1. **ACQUIRE**: `SET lock token NX PX ttl`, and the data's `GET` in the same script (run by
+//!    validate_sid or create_sid, whose read hands it over, or by read).
+//! 2. Held by another request: the request joins the waiter count (in that same script), blocks
+//!    on the wake-up list with `BLPOP` for its next backoff step and tries again; the script that
+//!    finally lets it in (or STOP_WAITING when it gives up) takes it off the count.
+//! 3. **WRITE** or **TOUCH** (lazy_write, data unchanged) saves and releases in one script, only
+//!    while the lock still holds this request's token: a request that outlived its lock writes
+//!    nothing (`LOST`). **DESTROY_OWNED** deletes under the same rule; **RELEASE** (close, on
+//!    every other path) gives the lock back.
+//! 4. Releasing while the count says someone waits pushes one signal: Redis serves blocked
+//!    clients in order, so the longest waiter wakes within one round trip. Uncontended requests
+//!    leave no count and no list behind.
+//!
+//! # Requests without a lock
+//! read_and_close and optimistic reads are a plain `GET`. An optimistic write is
+//! **COMPARE_AND_SET** (write only if the data still hashes like what was read, and no locking
+//! request holds the session: then it waits like a lock taker). A destroy without our lock is
+//! **DESTROY_UNOWNED** (waits for a holder the same way). **RESERVE** creates a new id empty with
+//! `SET NX` (and its lock) so no two requests can ever get one id.
+//!
+//! # Replies
+//! Every script replies `{code, …}`: `OK` (done), `HELD` + the lock's remaining ms (another
+//! request holds it), `LOST` (our token is gone), `MISSING` (no such session), `CHANGED` + the
+//! current data (compare-and-set lost), `TAKEN` (reserve found the id in use). Every retry is
+//! idempotent: acquire finds its own token, release and destroy find nothing left to do, a write
+//! or compare-and-set reports a lost lock or a conflict it need not have — loud, never silent.
+
+mod scripts;
+
+use std::time::{Duration, Instant};
+
+use redis::{ConnectionLike, RedisResult, ScriptInvocation, Value};
+
+use crate::error::SessionResult;
+use crate::keys::SessionKeys;
+use scripts::Lua;
+
+/// A lock token: 128 random bits from the OS, hex-encoded. Each acquisition gets a fresh one, so a
+/// request can only ever release or write under the lock it took itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockToken(String);
+
+impl LockToken {
+    pub fn random() -> LockToken {
+        let mut bytes = [0u8; 16];
+        // The kernel's RNG is per process by construction, so forked php-fpm workers can never
+        // share a token (a userspace RNG copied by fork could).
+        getrandom::fill(&mut bytes).expect("the OS random number generator is available");
+        LockToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How long the wake-up list outlives a release, so a waiter that goes to sleep just after a
+/// release still finds the signal.
+const WAKE_TTL_MS: u64 = 5_000;
+/// How long the waiter count lives after the last waiter's last attempt: longer than the longest
+/// wait between two attempts, so a release during any wait is signalled.
+const WAITING_TTL_MS: u64 = 2_000;
+
+/// Whether this request already counts itself among the waiters (the scripts' `waiter`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Waiter {
+    /// First attempt: not counted yet.
+    New,
+    /// A previous attempt found the lock held and joined the count.
+    Waiting,
+}
+
+impl Waiter {
+    fn arg(self) -> &'static str {
+        match self {
+            Waiter::New => "new",
+            Waiter::Waiting => "waiting",
+        }
+    }
+}
+
+/// Which sessions ACQUIRE may lock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    /// Any id (read): an unknown id is locked as an empty session.
+    Any,
+    /// Only an id that exists (validate_sid must not lock ids it is about to refuse).
+    Existing,
+}
+
+/// The answer to an attempt that may find the lock held by another request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Attempt<T> {
+    Done(T),
+    /// Another request holds the lock for at most this long (None: it has no TTL).
+    Held(Option<Duration>),
+}
+
+/// What ACQUIRE found, once it got past any holder.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Acquired {
+    /// The lock is ours; the session's data (None: no such key).
+    Locked(Option<Vec<u8>>),
+    /// [`Which::Existing`] was asked and there is no session with this id.
+    Missing,
+}
+
+/// Whether a script that needs our lock found it still ours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owned {
+    Yes,
+    /// Our token is gone (expired, maybe taken by another request): nothing was changed.
+    Lost,
+}
+
+/// The answer to an optimistic compare-and-set that got past any holder.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Cas {
+    Written,
+    /// Someone wrote since our base; this is what Redis holds now.
+    Changed(Vec<u8>),
+}
+
+const OK: i64 = 1;
+const HELD: i64 = 2;
+const LOST: i64 = 3;
+const MISSING: i64 = 4;
+const CHANGED: i64 = 5;
+const TAKEN: i64 = 6;
+
+fn ttl_seconds(ttl: Duration) -> u64 {
+    ttl.as_secs().max(1)
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn unexpected<T>(script: &str, reply: &[Value]) -> RedisResult<T> {
+    Err(redis::RedisError::from((
+        redis::ErrorKind::UnexpectedReturnType,
+        "unexpected reply from a rustredis script",
+        format!("{script}: {reply:?}"),
+    )))
+}
+
+fn bytes_of(value: &Value) -> Option<Vec<u8>> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes.clone()),
+        _ => None,
+    }
+}
+
+/// `{HELD, pttl}` as the attempt's answer.
+fn held(pttl: i64) -> Option<Duration> {
+    u64::try_from(pttl).ok().map(Duration::from_millis)
+}
+
+/// `{OK}` / `{LOST}`.
+fn owned(script: &str, reply: Vec<Value>) -> RedisResult<Owned> {
+    match reply.as_slice() {
+        [Value::Int(OK)] => Ok(Owned::Yes),
+        [Value::Int(LOST)] => Ok(Owned::Lost),
+        _ => unexpected(script, &reply),
+    }
+}
+
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1_smol::Sha1::from(data).digest().to_string()
+}
+
+/// One session in Redis: its keys, and one method per script or command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStore {
+    keys: SessionKeys,
+}
+
+impl SessionStore {
+    pub fn new(keys: SessionKeys) -> SessionStore {
+        SessionStore { keys }
+    }
+
+    pub fn keys(&self) -> &SessionKeys {
+        &self.keys
+    }
+
+    /// An invocation of `script` with this session's keys in the order the prelude names them.
+    fn script<'s>(&self, script: &'s Lua) -> ScriptInvocation<'s> {
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(&self.keys.data)
+            .key(&self.keys.lock)
+            .key(&self.keys.wake)
+            .key(&self.keys.waiting);
+        invocation
+    }
+
+    pub fn acquire(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        lock_ttl: Duration,
+        which: Which,
+        waiter: Waiter,
+    ) -> RedisResult<Attempt<Acquired>> {
+        let reply: Vec<Value> = self
+            .script(&scripts::ACQUIRE)
+            .arg(token.as_str()) // token
+            .arg(millis(lock_ttl)) // lock_ttl_ms
+            .arg(match which {
+                Which::Any => "any",
+                Which::Existing => "existing",
+            }) // which
+            .arg(waiter.arg()) // waiter
+            .arg(WAITING_TTL_MS) // waiting_ttl_ms
+            .invoke(conn)?;
+        match reply.as_slice() {
+            [Value::Int(OK), Value::Nil] | [Value::Int(OK)] => {
+                Ok(Attempt::Done(Acquired::Locked(None)))
+            }
+            [Value::Int(OK), data @ Value::BulkString(_)] => {
+                Ok(Attempt::Done(Acquired::Locked(bytes_of(data))))
+            }
+            [Value::Int(HELD), Value::Int(pttl)] => Ok(Attempt::Held(held(*pttl))),
+            [Value::Int(MISSING)] => Ok(Attempt::Done(Acquired::Missing)),
+            _ => unexpected("acquire", &reply),
+        }
+    }
+
+    /// Blocks until a lock holder signals a release or `timeout` passes. Returns whether a signal
+    /// arrived (it may be stale; the caller simply tries again).
+    pub fn wait_for_release(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        timeout: Duration,
+    ) -> RedisResult<bool> {
+        // BLPOP's timeout is in seconds with millisecond resolution; 0 would block forever.
+        let seconds = (millis(timeout) as f64) / 1000.0;
+        let popped: Option<(Vec<u8>, Vec<u8>)> = redis::cmd("BLPOP")
+            .arg(&self.keys.wake)
+            .arg(format!("{seconds:.3}"))
+            .query(conn)?;
+        Ok(popped.is_some())
+    }
+
+    /// A waiter that gives up stops counting itself, so releases stop signalling for it.
+    pub fn stop_waiting(&self, conn: &mut dyn ConnectionLike) -> RedisResult<()> {
+        let reply: Vec<Value> = self.script(&scripts::STOP_WAITING).invoke(conn)?;
+        match reply.as_slice() {
+            [Value::Int(OK)] => Ok(()),
+            _ => unexpected("stop waiting", &reply),
+        }
+    }
+
+    /// Reads without any lock (read_and_close, optimistic and unlocked requests).
+    pub fn read(&self, conn: &mut dyn ConnectionLike) -> RedisResult<Option<Vec<u8>>> {
+        redis::cmd("GET").arg(&self.keys.data).query(conn)
+    }
+
+    pub fn write(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        data: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<Owned> {
+        let reply: Vec<Value> = self
+            .script(&scripts::WRITE)
+            .arg(token.as_str()) // token
+            .arg(data) // data
+            .arg(ttl_seconds(ttl)) // ttl_s
+            .arg(WAKE_TTL_MS) // wake_ttl_ms
+            .invoke(conn)?;
+        owned("write", reply)
+    }
+
+    pub fn touch(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        ttl: Duration,
+    ) -> RedisResult<Owned> {
+        let reply: Vec<Value> = self
+            .script(&scripts::TOUCH)
+            .arg(token.as_str()) // token
+            .arg(ttl_seconds(ttl)) // ttl_s
+            .arg(WAKE_TTL_MS) // wake_ttl_ms
+            .invoke(conn)?;
+        owned("touch", reply)
+    }
+
+    pub fn release(&self, conn: &mut dyn ConnectionLike, token: &LockToken) -> RedisResult<Owned> {
+        let reply: Vec<Value> = self
+            .script(&scripts::RELEASE)
+            .arg(token.as_str()) // token
+            .arg(WAKE_TTL_MS) // wake_ttl_ms
+            .invoke(conn)?;
+        owned("release", reply)
+    }
+
+    pub fn destroy_owned(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+    ) -> RedisResult<Owned> {
+        let reply: Vec<Value> = self
+            .script(&scripts::DESTROY_OWNED)
+            .arg(token.as_str()) // token
+            .arg(WAKE_TTL_MS) // wake_ttl_ms
+            .invoke(conn)?;
+        owned("destroy", reply)
+    }
+
+    pub fn destroy_unowned(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        waiter: Waiter,
+    ) -> RedisResult<Attempt<()>> {
+        let reply: Vec<Value> = self
+            .script(&scripts::DESTROY_UNOWNED)
+            .arg(waiter.arg()) // waiter
+            .arg(WAITING_TTL_MS) // waiting_ttl_ms
+            .invoke(conn)?;
+        match reply.as_slice() {
+            [Value::Int(OK)] => Ok(Attempt::Done(())),
+            [Value::Int(HELD), Value::Int(pttl)] => Ok(Attempt::Held(held(*pttl))),
+            _ => unexpected("destroy", &reply),
+        }
+    }
+
+    /// rustredis.locking=off: delete whatever the lock says (last write wins).
+    pub fn destroy_unlocked(&self, conn: &mut dyn ConnectionLike) -> RedisResult<()> {
+        redis::cmd("DEL").arg(&self.keys.data).query(conn)
+    }
+
+    /// Creates the session empty if the id is unused (and takes its lock when `token` is given).
+    /// Returns false when the id is taken.
+    pub fn reserve(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        ttl: Duration,
+        token: Option<&LockToken>,
+        lock_ttl: Duration,
+    ) -> RedisResult<bool> {
+        let reply: Vec<Value> = self
+            .script(&scripts::RESERVE)
+            .arg(ttl_seconds(ttl)) // ttl_s
+            .arg(token.map(LockToken::as_str).unwrap_or("")) // token
+            .arg(millis(lock_ttl)) // lock_ttl_ms
+            .invoke(conn)?;
+        match reply.as_slice() {
+            [Value::Int(OK)] => Ok(true),
+            [Value::Int(TAKEN)] => Ok(false),
+            _ => unexpected("reserve", &reply),
+        }
+    }
+
+    /// Plain write without a lock (rustredis.locking=off: last write wins).
+    pub fn write_unlocked(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        data: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<()> {
+        redis::cmd("SET")
+            .arg(&self.keys.data)
+            .arg(data)
+            .arg("EX")
+            .arg(ttl_seconds(ttl))
+            .query(conn)
+    }
+
+    pub fn touch_unlocked(&self, conn: &mut dyn ConnectionLike, ttl: Duration) -> RedisResult<()> {
+        redis::cmd("EXPIRE")
+            .arg(&self.keys.data)
+            .arg(ttl_seconds(ttl))
+            .query(conn)
+    }
+
+    pub fn compare_and_set(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        base: &[u8],
+        data: &[u8],
+        ttl: Duration,
+        waiter: Waiter,
+    ) -> RedisResult<Attempt<Cas>> {
+        let reply: Vec<Value> = self
+            .script(&scripts::COMPARE_AND_SET)
+            .arg(sha1_hex(base)) // base_sha1
+            .arg(data) // data
+            .arg(ttl_seconds(ttl)) // ttl_s
+            .arg(waiter.arg()) // waiter
+            .arg(WAITING_TTL_MS) // waiting_ttl_ms
+            .invoke(conn)?;
+        match reply.as_slice() {
+            [Value::Int(OK)] => Ok(Attempt::Done(Cas::Written)),
+            [Value::Int(CHANGED), current @ Value::BulkString(_)] => Ok(Attempt::Done(
+                Cas::Changed(bytes_of(current).unwrap_or_default()),
+            )),
+            [Value::Int(HELD), Value::Int(pttl)] => Ok(Attempt::Held(held(*pttl))),
+            _ => unexpected("compare-and-set", &reply),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The client half: waiting for a holder
+// ---------------------------------------------------------------------------------------------
+
+/// Lock wait backoff: first retry after about 1 ms, doubling up to this cap (a release wakes the
+/// waiter at once anyway; the cap only bounds how late an expired lock is noticed).
+const FIRST_BACKOFF: Duration = Duration::from_millis(1);
+const MAX_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A random number in [0, 1], for jitter.
+pub fn random_fraction() -> f64 {
+    f64::from(getrandom::u32().unwrap_or(0)) / f64::from(u32::MAX)
+}
+
+/// The waits between attempts on a held lock: about 1 ms at first, doubling up to MAX_BACKOFF,
+/// with jitter on the upper half so waiters of one session do not poll in step. A wait never
+/// outlasts the budget left, the holder's remaining TTL, or half the socket read timeout (a
+/// blocking BLPOP must return before the read timeout would cut it off).
+#[derive(Debug)]
+pub struct Backoff {
+    started: Instant,
+    budget: Duration,
+    max_block: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    pub fn new(budget: Duration, read_timeout: Duration) -> Backoff {
+        Backoff {
+            started: Instant::now(),
+            budget,
+            max_block: (read_timeout / 2).max(Duration::from_millis(1)),
+            next: FIRST_BACKOFF,
+        }
+    }
+
+    pub fn waited(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// How long to wait before the next attempt, or None when the budget is spent.
+    pub fn next_wait(&mut self, holder_expires_in: Option<Duration>) -> Option<Duration> {
+        let waited = self.waited();
+        if waited >= self.budget {
+            return None;
+        }
+        let mut wait = self
+            .next
+            .mul_f64(0.5 + random_fraction() / 2.0)
+            .min(self.budget - waited)
+            .min(self.max_block);
+        if let Some(expires_in) = holder_expires_in {
+            wait = wait.min(expires_in + Duration::from_millis(1));
+        }
+        self.next = (self.next * 2).min(MAX_BACKOFF);
+        Some(wait)
+    }
+}
+
+/// Where the protocol gets a connection for each command: the session's pool, with its rule for
+/// a pooled connection that died while idle.
+pub trait Connections {
+    fn run<T>(
+        &self,
+        op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
+    ) -> SessionResult<T>;
+}
+
+/// How a wait for a holder ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Waited<T> {
+    Done(T),
+    /// The budget ran out after this long; this request no longer counts as waiting.
+    TimedOut(Duration),
+}
+
+/// The one wait loop: runs `attempt` until it no longer finds the lock held by another request,
+/// blocking on the wake-up list between attempts as `backoff` allows. Each attempt and each
+/// wait is one command on a connection of its own checkout. `attempt` is told whether this
+/// request already counts as waiting; the scripts keep the count, and the loop leaves it when
+/// the budget is spent (best effort: the count expires by itself within seconds).
+pub fn wait_while_held<T>(
+    redis: &impl Connections,
+    store: &SessionStore,
+    backoff: &mut Backoff,
+    mut attempt: impl FnMut(&mut dyn ConnectionLike, Waiter) -> RedisResult<Attempt<T>>,
+) -> SessionResult<Waited<T>> {
+    let mut waiter = Waiter::New;
+    loop {
+        let expires_in = match redis.run(&mut |conn| attempt(conn, waiter))? {
+            Attempt::Done(value) => return Ok(Waited::Done(value)),
+            Attempt::Held(expires_in) => expires_in,
+        };
+        waiter = Waiter::Waiting;
+        match backoff.next_wait(expires_in) {
+            Some(wait) => {
+                redis.run(&mut |conn| store.wait_for_release(conn, wait))?;
+            }
+            None => {
+                let _ = redis.run(&mut |conn| store.stop_waiting(conn));
+                return Ok(Waited::TimedOut(backoff.waited()));
+            }
+        }
+    }
+}

@@ -1,0 +1,673 @@
+//! One open session handler: what PHP's open … close calls do, in plain Rust.
+//!
+//! PHP drives it as open → [validate_sid] → [create_sid] → read → write | update_timestamp →
+//! close, with destroy, session_reset (open again, read again) and session_regenerate_id in
+//! between. An uncontended locked request costs two round trips: validate_sid or create_sid does
+//! the acquire+read that read then hands back, and write or update_timestamp releases the lock in
+//! the same script that saves, so close has nothing left to do. The Redis side of every step is
+//! in `protocol`.
+//!
+//! # States
+//! The handler holds at most one *prefetch* (a read done ahead of PHP's read, by validate_sid or
+//! create_sid) and at most one *active* session (the one PHP read), each with its
+//! [`Access`]. During session_regenerate_id both exist: the old session is active while
+//! create_sid prefetches the new id.
+//!
+//! | call | prefetch | active session |
+//! |---|---|---|
+//! | validate_sid(id) | replaced by the acquire+read of `id` (if it exists) | kept |
+//! | create_sid | replaced by a reserved new id (locked when this request locks) | kept |
+//! | read(id) | taken when it is `id` (its result is the read), else released | becomes `id`; the previous one is released; `id` again while locked = session_reset, re-read under the lock |
+//! | write / update_timestamp(id) | taken when it is `id` | saved under its access, then `Released` |
+//! | write / update_timestamp of an id never read | — | not involved: the write takes that id's lock itself |
+//! | destroy(id) | taken when it is `id` | deleted under its access, then `Released` |
+//! | close | released | released |
+//!
+//! "Released" means the lock goes back (compare-and-delete): nothing is left for close, and a
+//! write after it reports a lost lock.
+
+mod optimistic;
+
+use std::time::Duration;
+
+use redis::{ConnectionLike, RedisError, RedisResult};
+
+use crate::codec::SessionSerializer;
+use crate::config::{LockMode, LockTimeoutAction, SavePath, Settings};
+use crate::error::MAX_CREATE_ID_ATTEMPTS;
+pub use crate::error::{RedisCause, SessionError, SessionResult, Warning};
+use crate::keys::{is_valid_session_id, SessionKeys};
+use crate::pool::{pool_for, Pool};
+use crate::protocol::{
+    wait_while_held, Acquired, Backoff, Connections, LockToken, Owned, SessionStore, Waited, Which,
+};
+
+/// What the session_start() on the call stack asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadIntent {
+    ReadWrite,
+    /// `session_start(['read_and_close' => true])`: read without waiting for or taking the lock.
+    ReadAndClose,
+}
+
+/// Who called read, as the boundary sees it on PHP's call stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// What the session_start() on the stack asked for (ReadWrite when there is none).
+    pub intent: ReadIntent,
+    /// Called through PHP's `\SessionHandler` class, i.e. by a userland wrapper (Symfony's
+    /// StrictSessionHandler, Magento's SaveHandler\Native, any `extends \SessionHandler`).
+    pub through_wrapper: bool,
+}
+
+/// PHP's session_start() calling the module directly.
+impl From<ReadIntent> for Caller {
+    fn from(intent: ReadIntent) -> Caller {
+        Caller {
+            intent,
+            through_wrapper: false,
+        }
+    }
+}
+
+/// How this request holds a session it read.
+#[derive(Debug, Clone, PartialEq)]
+enum Access {
+    /// We hold the lock with this token.
+    Locked(LockToken),
+    /// Read without a lock; writes compare-and-set against this base and merge (optimistic
+    /// mode, read_and_close).
+    Snapshot(Vec<u8>),
+    /// rustredis.locking=off: writes overwrite.
+    Unlocked,
+    /// Read after a lock timeout with on_lock_timeout=readonly: writes are refused.
+    WritesRefused,
+    /// Saved and released; nothing is left to do in close.
+    Released,
+}
+
+/// A read's result: how the session is held, and its data.
+#[derive(Debug)]
+struct Loaded {
+    access: Access,
+    data: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct Session {
+    id: Vec<u8>,
+    store: SessionStore,
+    access: Access,
+}
+
+/// Who made a prefetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// validate_sid found the session (and locked it when this request locks).
+    Validated,
+    /// create_sid reserved this new id: PHP's collision check in session_regenerate_id must not
+    /// take it for someone else's session.
+    Reserved,
+}
+
+/// A read done ahead of PHP's read call (by validate_sid or create_sid), handed over by read.
+#[derive(Debug)]
+struct Prefetch {
+    id: Vec<u8>,
+    store: SessionStore,
+    origin: Origin,
+    result: SessionResult<Loaded>,
+}
+
+/// A handler's way to Redis: its pool, and how failures are reported.
+struct Redis {
+    pool: Pool,
+    endpoint: String,
+    /// The socket read timeout in force (the save_path's, else rustredis.read_timeout_ms).
+    read_timeout: Duration,
+}
+
+impl Redis {
+    fn error(&self, err: RedisError) -> SessionError {
+        let cause = if err.is_timeout() {
+            RedisCause::Timeout {
+                read_timeout: self.read_timeout,
+            }
+        } else {
+            RedisCause::Failed(err)
+        };
+        SessionError::Redis {
+            endpoint: self.endpoint.clone(),
+            cause,
+        }
+    }
+}
+
+impl Connections for Redis {
+    /// Runs one command on a pooled connection. A connection that died while idle in the pool
+    /// (Redis restarted, an idle timeout) fails before Redis ran anything, so `op` is retried once
+    /// on a fresh one; every operation is idempotent (see `protocol`), so the second run is
+    /// harmless should Redis have run the first after all.
+    fn run<T>(
+        &self,
+        op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
+    ) -> SessionResult<T> {
+        let mut conn = self.pool.get().map_err(|e| self.error(e))?;
+        match op(&mut *conn) {
+            Err(err) if conn.reused() && err.is_connection_dropped() && !err.is_timeout() => {
+                drop(conn);
+                let mut fresh = self.pool.get().map_err(|e| self.error(e))?;
+                op(&mut *fresh).map_err(|e| self.error(e))
+            }
+            other => other.map_err(|e| self.error(e)),
+        }
+    }
+}
+
+pub struct SessionHandler {
+    settings: Settings,
+    prefix: Vec<u8>,
+    redis: Redis,
+    /// session.serialize_handler, which PHP does not let change while a session is open.
+    serializer: SessionSerializer,
+    active: Option<Session>,
+    prefetched: Option<Prefetch>,
+    warnings: Vec<Warning>,
+}
+
+impl SessionHandler {
+    // -- PHP's calls, in the order PHP makes them ---------------------------------------------
+
+    pub fn open(
+        save_path: &str,
+        settings: Settings,
+        serializer: SessionSerializer,
+    ) -> SessionResult<SessionHandler> {
+        let save_path = SavePath::parse(save_path).map_err(SessionError::SavePath)?;
+        let connect_timeout = save_path
+            .target
+            .connect_timeout
+            .unwrap_or(settings.connect_timeout);
+        let read_timeout = save_path
+            .target
+            .read_timeout
+            .unwrap_or(settings.read_timeout);
+        Ok(SessionHandler {
+            redis: Redis {
+                pool: pool_for(&save_path.target, connect_timeout, read_timeout),
+                endpoint: save_path.target.endpoint.to_string(),
+                read_timeout,
+            },
+            prefix: save_path.prefix,
+            serializer,
+            settings,
+            active: None,
+            prefetched: None,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// open again without a close (session_reset): keep the session and lock we hold.
+    pub fn reopen(&mut self, settings: Settings) {
+        self.settings = settings;
+    }
+
+    /// PHP's validate_sid (strict mode): does a session with this id exist? When it does, the
+    /// read (and lock) is done here, so read costs no further round trip.
+    pub fn validate_id(&mut self, id: &[u8], intent: ReadIntent) -> SessionResult<bool> {
+        if !is_valid_session_id(id) {
+            return Ok(false);
+        }
+        if self.active.as_ref().is_some_and(|a| a.id == id) {
+            // session_reset(): the session this request holds exists.
+            return Ok(true);
+        }
+        if self
+            .prefetched
+            .as_ref()
+            .is_some_and(|p| p.origin == Origin::Reserved && p.id == id)
+        {
+            // Our own fresh reservation, not yet read: not a collision with someone else's session.
+            return Ok(false);
+        }
+        self.forget_prefetch()?;
+        let store = self.store(id);
+        let result = match self.load(&store, intent, Which::Existing) {
+            Ok(None) => return Ok(false),
+            Ok(Some(loaded)) => Ok(loaded),
+            // Saying "invalid" would make PHP hand out a new id and log the user out; let read
+            // report the failure instead, without trying again.
+            Err(err) => Err(err),
+        };
+        self.prefetched = Some(Prefetch {
+            id: id.to_vec(),
+            store,
+            origin: Origin::Validated,
+            result,
+        });
+        Ok(true)
+    }
+
+    /// PHP's create_sid: `generate` makes ids the way PHP would (php_session_create_id); each is
+    /// reserved in Redis so no two requests can ever get the same id, and locked when this request
+    /// locks, so the read that follows costs nothing. Never fails once an id was generated: PHP
+    /// turns a failed create_sid into an uncaught Error (and PHP 8.2's SessionHandler::create_sid
+    /// crashes on it), so a failure is handed to read, which reports it.
+    pub fn create_id(
+        &mut self,
+        generate: &mut dyn FnMut() -> Option<Vec<u8>>,
+        intent: ReadIntent,
+        ttl: Duration,
+    ) -> SessionResult<Vec<u8>> {
+        self.forget_prefetch()?;
+        let mut last_taken = None;
+        for _ in 0..MAX_CREATE_ID_ATTEMPTS {
+            let Some(id) = generate().filter(|id| is_valid_session_id(id)) else {
+                continue;
+            };
+            let store = self.store(&id);
+            let token = self.wants_lock(intent).then(LockToken::random);
+            let lock_ttl = self.settings.lock_ttl;
+            let result = match self
+                .redis
+                .run(&mut |conn| store.reserve(conn, ttl, token.as_ref(), lock_ttl))
+            {
+                Ok(false) => {
+                    last_taken = Some((id, store));
+                    continue;
+                }
+                Ok(true) => Ok(Loaded {
+                    access: match token {
+                        Some(token) => Access::Locked(token),
+                        None => self.unlocked_access(b""),
+                    },
+                    data: Vec::new(),
+                }),
+                Err(err) => Err(err),
+            };
+            let origin = if result.is_ok() {
+                Origin::Reserved
+            } else {
+                Origin::Validated
+            };
+            self.prefetched = Some(Prefetch {
+                id: id.clone(),
+                store,
+                origin,
+                result,
+            });
+            return Ok(id);
+        }
+        let (id, store) = last_taken.ok_or(SessionError::IdCollision)?;
+        self.prefetched = Some(Prefetch {
+            id: id.clone(),
+            store,
+            origin: Origin::Validated,
+            result: Err(SessionError::IdCollision),
+        });
+        Ok(id)
+    }
+
+    pub fn read(&mut self, id: &[u8], caller: impl Into<Caller>) -> SessionResult<Vec<u8>> {
+        let caller = caller.into();
+        if !is_valid_session_id(id) {
+            if caller.through_wrapper {
+                // A framework validates an id by reading it (Symfony's validateId): an id PHP
+                // would never generate is no session, so it moves to a fresh id, as with phpredis.
+                // The id still never becomes a key: a write of it is refused.
+                return Ok(Vec::new());
+            }
+            return Err(SessionError::InvalidId);
+        }
+        if let Some(prefetch) = self.prefetched.take() {
+            if prefetch.id == id {
+                let loaded = prefetch.result?;
+                self.activate(id, prefetch.store, loaded.access)?;
+                return Ok(loaded.data);
+            }
+            self.release_prefetch(prefetch)?;
+        }
+        if let Some(active) = &self.active {
+            if active.id == id && matches!(active.access, Access::Locked(_)) {
+                // session_reset(): we still hold the lock; read the data again under it.
+                let data = self.redis.run(&mut |conn| active.store.read(conn))?;
+                return Ok(data.unwrap_or_default());
+            }
+        }
+        let store = self.store(id);
+        let loaded = self
+            .load(&store, caller.intent, Which::Any)?
+            .expect("Which::Any always loads");
+        self.activate(id, store, loaded.access)?;
+        Ok(loaded.data)
+    }
+
+    pub fn write(&mut self, id: &[u8], data: &[u8], ttl: Duration) -> SessionResult<()> {
+        if data.len() > self.settings.max_data_bytes {
+            return Err(SessionError::TooLarge {
+                size: data.len(),
+                max: self.settings.max_data_bytes,
+            });
+        }
+        if !self.has_read(id)? {
+            return self.write_unread(id, data, ttl);
+        }
+        self.with_active(|this, session, access| match access {
+            Access::Locked(token) => {
+                match this.end_lock(session, token, |conn, store, token| {
+                    store.write(conn, token, data, ttl)
+                })? {
+                    Owned::Yes => Ok(()),
+                    Owned::Lost => Err(SessionError::LockLost),
+                }
+            }
+            Access::Snapshot(base) => {
+                this.merge_and_write(&session.store, base, data.to_vec(), ttl)
+            }
+            Access::Unlocked => this
+                .redis
+                .run(&mut |conn| session.store.write_unlocked(conn, data, ttl)),
+            Access::WritesRefused => {
+                session.access = Access::WritesRefused;
+                Err(SessionError::WritesRefused)
+            }
+            Access::Released => Err(SessionError::LockLost),
+        })
+    }
+
+    /// session.lazy_write with unchanged data: renew the TTL and release, in one round trip. For
+    /// an id this request never read, "unchanged" compares with another session's data, so `data`
+    /// is written as `files` does when the file is missing.
+    pub fn update_timestamp(&mut self, id: &[u8], data: &[u8], ttl: Duration) -> SessionResult<()> {
+        if !self.has_read(id)? {
+            return self.write(id, data, ttl);
+        }
+        self.with_active(|this, session, access| match access {
+            Access::Locked(token) => {
+                let touched = this.end_lock(session, token, |conn, store, token| {
+                    store.touch(conn, token, ttl)
+                })?;
+                if touched == Owned::Lost {
+                    // Nothing of ours is lost (the data was unchanged), but the operator should
+                    // know the lock TTL is shorter than their requests.
+                    this.warnings.push(Warning::LockExpiredUnchanged);
+                }
+                Ok(())
+            }
+            // Unchanged data: renewing the TTL cannot overwrite anyone's write.
+            Access::Snapshot(_) | Access::Unlocked => this
+                .redis
+                .run(&mut |conn| session.store.touch_unlocked(conn, ttl)),
+            Access::WritesRefused => {
+                session.access = Access::WritesRefused;
+                Ok(())
+            }
+            Access::Released => Ok(()),
+        })
+    }
+
+    /// session_destroy() / session_regenerate_id(true): delete the data, give back our lock.
+    /// Deleting is a write: a request that lost its lock, or opened the session read-only after
+    /// a lock timeout, must not delete what another request may have written since.
+    pub fn destroy(&mut self, id: &[u8]) -> SessionResult<()> {
+        if !is_valid_session_id(id) {
+            return Ok(());
+        }
+        if !self.has_read(id)? {
+            // A session this request did not read (PHP does not do this, but the id is valid):
+            // destroy it as a request without a lock would.
+            let store = self.store(id);
+            return self.destroy_unowned(&store);
+        }
+        self.with_active(|this, session, access| match access {
+            Access::WritesRefused => {
+                session.access = Access::WritesRefused;
+                Err(SessionError::WritesRefused)
+            }
+            Access::Locked(token) => {
+                match this.end_lock(session, token, |conn, store, token| {
+                    store.destroy_owned(conn, token)
+                })? {
+                    Owned::Yes => Ok(()),
+                    Owned::Lost => Err(SessionError::LockLost),
+                }
+            }
+            Access::Unlocked => this
+                .redis
+                .run(&mut |conn| session.store.destroy_unlocked(conn)),
+            Access::Snapshot(_) | Access::Released => this.destroy_unowned(&session.store),
+        })
+    }
+
+    /// Every path ends here (abort, read_and_close, errors): give back whatever lock is still ours.
+    pub fn close(&mut self) -> SessionResult<()> {
+        let released = self.release_active();
+        released.and(self.forget_prefetch())
+    }
+
+    /// Warnings of the calls so far that did not fail them (the boundary shows them).
+    pub fn take_warnings(&mut self) -> Vec<Warning> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    // -- Reading ------------------------------------------------------------------------------
+
+    fn store(&self, id: &[u8]) -> SessionStore {
+        SessionStore::new(SessionKeys::new(&self.prefix, id))
+    }
+
+    fn wants_lock(&self, intent: ReadIntent) -> bool {
+        self.settings.lock_mode == LockMode::Locked && intent == ReadIntent::ReadWrite
+    }
+
+    fn unlocked_access(&self, data: &[u8]) -> Access {
+        match self.settings.lock_mode {
+            LockMode::Unlocked => Access::Unlocked,
+            // read_and_close and optimistic: a write that comes anyway must merge, never overwrite.
+            LockMode::Locked | LockMode::Optimistic => Access::Snapshot(data.to_vec()),
+        }
+    }
+
+    /// Reads `store`'s session as `intent` asks. With [`Which::Existing`], None for an unknown id.
+    fn load(
+        &mut self,
+        store: &SessionStore,
+        intent: ReadIntent,
+        which: Which,
+    ) -> SessionResult<Option<Loaded>> {
+        if self.wants_lock(intent) {
+            return self.lock_and_read(store, which);
+        }
+        let data = self.redis.run(&mut |conn| store.read(conn))?;
+        Ok(match data {
+            None if which == Which::Existing => None,
+            data => {
+                let data = data.unwrap_or_default();
+                Some(Loaded {
+                    access: self.unlocked_access(&data),
+                    data,
+                })
+            }
+        })
+    }
+
+    /// Takes the lock and reads, waiting within rustredis.lock_wait_ms.
+    fn lock_and_read(
+        &mut self,
+        store: &SessionStore,
+        which: Which,
+    ) -> SessionResult<Option<Loaded>> {
+        let token = LockToken::random();
+        let lock_ttl = self.settings.lock_ttl;
+        let mut backoff = Backoff::new(self.settings.lock_wait, self.redis.read_timeout);
+        let waited = wait_while_held(&self.redis, store, &mut backoff, |conn, waiter| {
+            store.acquire(conn, &token, lock_ttl, which, waiter)
+        })?;
+        let waited = match waited {
+            Waited::Done(Acquired::Locked(data)) => {
+                return Ok(Some(Loaded {
+                    access: Access::Locked(token),
+                    data: data.unwrap_or_default(),
+                }))
+            }
+            Waited::Done(Acquired::Missing) => return Ok(None),
+            Waited::TimedOut(waited) => waited,
+        };
+        match self.settings.on_lock_timeout {
+            LockTimeoutAction::Fail => Err(SessionError::LockTimeout { waited }),
+            LockTimeoutAction::ReadOnly => {
+                let data = self.redis.run(&mut |conn| store.read(conn))?;
+                if which == Which::Existing && data.is_none() {
+                    return Ok(None);
+                }
+                self.warnings.push(Warning::ContinuingReadOnly { waited });
+                Ok(Some(Loaded {
+                    access: Access::WritesRefused,
+                    data: data.unwrap_or_default(),
+                }))
+            }
+        }
+    }
+
+    /// Whether this request read `id`. A read done ahead by validate_sid or create_sid counts
+    /// even when PHP's read never came for it (a wrapper answered that read from its own cache),
+    /// and becomes the active session here.
+    fn has_read(&mut self, id: &[u8]) -> SessionResult<bool> {
+        if self.active.as_ref().is_some_and(|a| a.id == id) {
+            return Ok(true);
+        }
+        if self.prefetched.as_ref().is_some_and(|p| p.id == id) {
+            let prefetch = self.prefetched.take().expect("checked above");
+            let loaded = prefetch.result?;
+            self.activate(id, prefetch.store, loaded.access)?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn activate(&mut self, id: &[u8], store: SessionStore, access: Access) -> SessionResult<()> {
+        self.release_active()?;
+        self.active = Some(Session {
+            id: id.to_vec(),
+            store,
+            access,
+        });
+        Ok(())
+    }
+
+    // -- Writing ------------------------------------------------------------------------------
+
+    /// Runs `op` on the active session (which [`Self::has_read`] established) with its access
+    /// taken out: it stays `Released` unless `op` puts one back.
+    fn with_active<T>(
+        &mut self,
+        op: impl FnOnce(&mut Self, &mut Session, Access) -> SessionResult<T>,
+    ) -> SessionResult<T> {
+        let mut session = self
+            .active
+            .take()
+            .expect("has_read made the session active");
+        let access = std::mem::replace(&mut session.access, Access::Released);
+        let result = op(self, &mut session, access);
+        self.active = Some(session);
+        result
+    }
+
+    /// Runs the Redis call that ends our lock (write, touch or destroy). When the call itself
+    /// fails, the token is put back so close() still releases the lock instead of leaving it to
+    /// expire; releasing is a compare-and-delete, so doing it after a call that did run is harmless.
+    fn end_lock<T>(
+        &self,
+        session: &mut Session,
+        token: LockToken,
+        mut op: impl FnMut(&mut dyn ConnectionLike, &SessionStore, &LockToken) -> RedisResult<T>,
+    ) -> SessionResult<T> {
+        let result = self.redis.run(&mut |conn| op(conn, &session.store, &token));
+        if result.is_err() {
+            session.access = Access::Locked(token);
+        }
+        result
+    }
+
+    /// A write (or update_timestamp) of an id this request never read. PHP's `files` handler
+    /// locks the file at write time and saves; so does this, in every mode: a wrapper that answered
+    /// PHP's read from its own cache (Symfony's StrictSessionHandler after strict mode replaced an
+    /// unknown id), or that read another id than PHP writes, must not lose the write.
+    /// - locking=on: take the lock for `id` now (waiting for a holder as a read would), write and
+    ///   release: 2 round trips.
+    /// - optimistic: compare-and-set against the empty session, which is what the application saw;
+    ///   a parallel writer's keys are merged, never overwritten.
+    /// - locking=off: a plain write.
+    fn write_unread(&mut self, id: &[u8], data: &[u8], ttl: Duration) -> SessionResult<()> {
+        if !is_valid_session_id(id) {
+            return Err(SessionError::InvalidId);
+        }
+        let store = self.store(id);
+        match self.settings.lock_mode {
+            LockMode::Locked => {
+                let loaded = self
+                    .lock_and_read(&store, Which::Any)?
+                    .expect("Which::Any always loads");
+                let Access::Locked(token) = loaded.access else {
+                    return Err(SessionError::WritesRefused);
+                };
+                match self
+                    .redis
+                    .run(&mut |conn| store.write(conn, &token, data, ttl))?
+                {
+                    Owned::Yes => Ok(()),
+                    Owned::Lost => Err(SessionError::LockLost),
+                }
+            }
+            LockMode::Optimistic => self.merge_and_write(&store, Vec::new(), data.to_vec(), ttl),
+            LockMode::Unlocked => self
+                .redis
+                .run(&mut |conn| store.write_unlocked(conn, data, ttl)),
+        }
+    }
+
+    /// Destroys without a lock of ours: waits until no locking request is between its read and
+    /// its write, then deletes.
+    fn destroy_unowned(&self, store: &SessionStore) -> SessionResult<()> {
+        let mut backoff = Backoff::new(self.settings.lock_wait, self.redis.read_timeout);
+        match wait_while_held(&self.redis, store, &mut backoff, |conn, waiter| {
+            store.destroy_unowned(conn, waiter)
+        })? {
+            Waited::Done(()) => Ok(()),
+            Waited::TimedOut(waited) => Err(SessionError::LockTimeout { waited }),
+        }
+    }
+
+    // -- Releasing ----------------------------------------------------------------------------
+
+    fn release_active(&mut self) -> SessionResult<()> {
+        if let Some(session) = self.active.take() {
+            if let Access::Locked(token) = session.access {
+                self.redis
+                    .run(&mut |conn| session.store.release(conn, &token))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops a prefetch that is about to be replaced, giving back its lock.
+    fn forget_prefetch(&mut self) -> SessionResult<()> {
+        match self.prefetched.take() {
+            Some(prefetch) => self.release_prefetch(prefetch),
+            None => Ok(()),
+        }
+    }
+
+    /// A prefetch PHP did not go on to use (it read another id): give back its lock.
+    fn release_prefetch(&mut self, prefetch: Prefetch) -> SessionResult<()> {
+        if let Ok(Loaded {
+            access: Access::Locked(token),
+            ..
+        }) = prefetch.result
+        {
+            self.redis
+                .run(&mut |conn| prefetch.store.release(conn, &token))?;
+        }
+        Ok(())
+    }
+}

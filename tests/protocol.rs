@@ -1,0 +1,216 @@
+//! The lock protocol's Redis half (`rustredis::protocol`) against a real Redis: one script at a
+//! time, as two requests would run them.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+use rustredis::protocol::{Acquired, Attempt, Cas, LockToken, Owned, SessionStore, Waiter, Which};
+
+#[test]
+fn lock_is_exclusive_and_only_the_owner_releases_it() {
+    let (_, k, mut conn) = fixture("lockid1");
+    let store = SessionStore::new(k.clone());
+    let (mine, theirs) = (LockToken::random(), LockToken::random());
+    assert_ne!(mine, theirs);
+    assert_eq!(mine.as_str().len(), 32, "128-bit token, hex");
+    assert_eq!(
+        store
+            .acquire(&mut conn, &mine, TTL, Which::Any, Waiter::New)
+            .unwrap(),
+        Attempt::Done(Acquired::Locked(None))
+    );
+    match store
+        .acquire(&mut conn, &theirs, TTL, Which::Any, Waiter::New)
+        .unwrap()
+    {
+        Attempt::Held(Some(expires_in)) => {
+            assert!(expires_in <= TTL && expires_in > TTL / 2)
+        }
+        other => panic!("second acquire should see the lock held, got {other:?}"),
+    }
+    assert!(
+        store.release(&mut conn, &theirs).unwrap() == Owned::Lost,
+        "a non-owner must not release"
+    );
+    assert_eq!(store.release(&mut conn, &mine).unwrap(), Owned::Yes);
+    assert!(matches!(
+        store
+            .acquire(&mut conn, &theirs, TTL, Which::Any, Waiter::New)
+            .unwrap(),
+        Attempt::Done(Acquired::Locked(_))
+    ));
+}
+
+#[test]
+fn acquire_reads_data_in_the_same_round_trip_and_only_if_exists_locks_nothing() {
+    let (_, k, mut conn) = fixture("lockid2");
+    let store = SessionStore::new(k.clone());
+    let token = LockToken::random();
+    assert_eq!(
+        store
+            .acquire(&mut conn, &token, TTL, Which::Existing, Waiter::New)
+            .unwrap(),
+        Attempt::Done(Acquired::Missing)
+    );
+    let lock_exists: bool = redis::cmd("EXISTS").arg(&k.lock).query(&mut conn).unwrap();
+    assert!(
+        !lock_exists,
+        "an unknown id must not be locked by validate_sid"
+    );
+    let data = b"a|i:1;\0\xff binary".to_vec();
+    store.write_unlocked(&mut conn, &data, TTL).unwrap();
+    assert_eq!(
+        store
+            .acquire(&mut conn, &token, TTL, Which::Existing, Waiter::New)
+            .unwrap(),
+        Attempt::Done(Acquired::Locked(Some(data)))
+    );
+}
+
+#[test]
+fn write_after_the_lock_was_lost_changes_nothing() {
+    let (_, k, mut conn) = fixture("lostlock");
+    let store = SessionStore::new(k.clone());
+    let slow = LockToken::random();
+    store
+        .acquire(
+            &mut conn,
+            &slow,
+            Duration::from_millis(100),
+            Which::Any,
+            Waiter::New,
+        )
+        .unwrap();
+    thread::sleep(Duration::from_millis(150));
+    let fast = LockToken::random();
+    assert!(matches!(
+        store
+            .acquire(&mut conn, &fast, TTL, Which::Any, Waiter::New)
+            .unwrap(),
+        Attempt::Done(Acquired::Locked(_))
+    ));
+    assert_eq!(
+        store.write(&mut conn, &fast, b"newer", TTL).unwrap(),
+        Owned::Yes
+    );
+    assert_eq!(
+        store.write(&mut conn, &slow, b"stale", TTL).unwrap(),
+        Owned::Lost
+    );
+    assert_eq!(store.touch(&mut conn, &slow, TTL).unwrap(), Owned::Lost);
+    assert_eq!(
+        store.read(&mut conn).unwrap().as_deref(),
+        Some(&b"newer"[..])
+    );
+}
+
+#[test]
+fn reserve_never_hands_out_an_existing_id() {
+    let (_, k, mut conn) = fixture("reserved");
+    let store = SessionStore::new(k.clone());
+    let token = LockToken::random();
+    assert!(store.reserve(&mut conn, TTL, Some(&token), TTL).unwrap());
+    assert!(!store.reserve(&mut conn, TTL, None, TTL).unwrap());
+    assert_eq!(store.read(&mut conn).unwrap().as_deref(), Some(&b""[..]));
+    let ttl: i64 = redis::cmd("TTL").arg(&k.data).query(&mut conn).unwrap();
+    assert!(
+        ttl > 0 && ttl <= 60,
+        "reserved sessions expire like any other, got {ttl}"
+    );
+    assert!(
+        store.release(&mut conn, &token).unwrap() == Owned::Yes,
+        "reserve took the lock for us"
+    );
+}
+
+#[test]
+fn compare_and_set_detects_writers_and_respects_locks() {
+    let (_, k, mut conn) = fixture("cas");
+    let store = SessionStore::new(k.clone());
+    assert_eq!(
+        store
+            .compare_and_set(&mut conn, b"", b"v1", TTL, Waiter::New)
+            .unwrap(),
+        Attempt::Done(Cas::Written)
+    );
+    assert_eq!(
+        store
+            .compare_and_set(&mut conn, b"", b"v2", TTL, Waiter::New)
+            .unwrap(),
+        Attempt::Done(Cas::Changed(b"v1".to_vec()))
+    );
+    let token = LockToken::random();
+    store
+        .acquire(&mut conn, &token, TTL, Which::Any, Waiter::New)
+        .unwrap();
+    assert!(matches!(
+        store
+            .compare_and_set(&mut conn, b"v1", b"v2", TTL, Waiter::New)
+            .unwrap(),
+        Attempt::Held(Some(_))
+    ));
+    store.release(&mut conn, &token).unwrap();
+    assert_eq!(
+        store
+            .compare_and_set(&mut conn, b"v1", b"v2", TTL, Waiter::New)
+            .unwrap(),
+        Attempt::Done(Cas::Written)
+    );
+}
+
+#[test]
+fn a_release_wakes_a_blocked_waiter() {
+    let path = save_path();
+    let k = keys(&path, "handoff1");
+    let store = SessionStore::new(k.clone());
+    let mut holder_conn = connection(&path);
+    let holder = LockToken::random();
+    store
+        .acquire(&mut holder_conn, &holder, TTL, Which::Any, Waiter::New)
+        .unwrap();
+    let exists = |conn: &mut rustredis::pool::PooledConnection, key: &[u8]| -> bool {
+        redis::cmd("EXISTS").arg(key).query(conn).unwrap()
+    };
+    assert!(!exists(&mut holder_conn, &k.waiting), "nobody waits yet");
+    let waiter = {
+        let path = path.clone();
+        thread::spawn(move || {
+            let k = keys(&path, "handoff1");
+            let store = SessionStore::new(k.clone());
+            let mut conn = connection(&path);
+            let token = LockToken::random();
+            let held = store
+                .acquire(&mut conn, &token, TTL, Which::Any, Waiter::New)
+                .unwrap();
+            assert!(matches!(held, Attempt::Held(_)));
+            // Much longer than the release takes to come (and under the pool's 3 s read timeout):
+            // without the release's signal this returns false.
+            store
+                .wait_for_release(&mut conn, Duration::from_secs(2))
+                .unwrap()
+        })
+    };
+    // The waiter's failed attempt counted it as waiting; then it blocks.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !exists(&mut holder_conn, &k.waiting) && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(5));
+    }
+    assert!(
+        exists(&mut holder_conn, &k.waiting),
+        "a waiter must announce itself"
+    );
+    thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        store
+            .write(&mut holder_conn, &holder, b"from holder", TTL)
+            .unwrap(),
+        Owned::Yes
+    );
+    assert!(
+        waiter.join().unwrap(),
+        "the blocked waiter must receive the release signal"
+    );
+}
