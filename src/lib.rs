@@ -15,6 +15,8 @@ pub mod keys;
 pub mod merge;
 #[allow(unsafe_code)]
 mod php;
+#[cfg(test)]
+mod php_model;
 pub mod pool;
 pub mod protocol;
 pub mod session;

@@ -316,7 +316,7 @@ fn merge_per_key(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::php_model;
+    use crate::php_model;
     use proptest::prelude::*;
 
     const PHP: SessionSerializer = SessionSerializer::Php;
