@@ -18,7 +18,7 @@ $holder = rr_spawn('
     session_write_close();
     echo "holder done\n";
 ');
-for ($i = 0; $i < 1000 && !rr_cmd('EXISTS', rr_key('holder_locked')); $i++) usleep(10000);
+rr_wait_for_key('holder_locked');
 var_dump(rr_cmd('EXISTS', rr_key($id) . '_LOCK'));
 session_id($id);
 var_dump(session_start());

@@ -14,12 +14,12 @@ $slow = rr_spawn('
     session_start();
     rr_cmd("SET", rr_key("slow_locked"), "1");
     // Stay in the request until the other one has taken over the expired lock and written.
-    for ($i = 0; $i < 1000 && !rr_cmd("EXISTS", rr_key("fast_done")); $i++) usleep(10000);
+    rr_wait_for_key("fast_done");
     $_SESSION["by"] = "slow";
     // PHP 8.2 returns true even when the handler refuses the write; the warnings tell.
     var_dump(session_write_close());
 ', ['rustredis.lock_ttl_ms' => '300']);
-for ($i = 0; $i < 1000 && !rr_cmd('EXISTS', rr_key('slow_locked')); $i++) usleep(10000);
+rr_wait_for_key('slow_locked');
 session_id($id);
 var_dump(session_start());
 $_SESSION['by'] = 'fast';

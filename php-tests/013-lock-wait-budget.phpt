@@ -13,10 +13,10 @@ $holder = rr_spawn('
     session_id(' . var_export($id, true) . ');
     session_start();
     rr_cmd("SET", rr_key("locked"), "1");
-    for ($i = 0; $i < 2000 && !rr_cmd("EXISTS", rr_key("release")); $i++) usleep(10000);
+    rr_wait_for_key("release", 20);
     session_write_close();
 ');
-for ($i = 0; $i < 1000 && !rr_cmd('EXISTS', rr_key('locked')); $i++) usleep(10000);
+rr_wait_for_key('locked');
 
 echo "-- fail (default)\n";
 session_id($id);

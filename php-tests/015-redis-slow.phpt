@@ -9,7 +9,7 @@ mkdir($dir);
 $socket = "$dir/redis.sock";
 $redis = proc_open([rr_redis_server(), '--port', '0', '--unixsocket', $socket, '--save', '', '--appendonly', 'no', '--dir', $dir],
     [1 => ['file', "$dir/log", 'w'], 2 => ['redirect', 1]], $pipes);
-for ($i = 0; $i < 500 && !file_exists($socket); $i++) usleep(10000);
+rr_wait_until(fn() => file_exists($socket), 5);
 
 rr_setup(['session.save_path' => "unix://$socket?prefix=slow:", 'rustredis.read_timeout_ms' => '300']);
 ob_start();

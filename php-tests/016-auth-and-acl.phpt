@@ -9,7 +9,7 @@ $port = (function () { $s = stream_socket_server('tcp://127.0.0.1:0'); $n = stre
 $redis = proc_open([rr_redis_server(), '--bind', '127.0.0.1', '--port', (string)$port, '--save', '', '--appendonly', 'no', '--dir', $dir,
     '--requirepass', 'default-pw', '--user', 'app', 'on', '>app pw/with:odd@chars', '~*', '&*', '+@all'],
     [1 => ['file', "$dir/log", 'w'], 2 => ['redirect', 1]], $pipes);
-for ($i = 0; $i < 500 && !@stream_socket_client("tcp://127.0.0.1:$port"); $i++) usleep(10000);
+rr_wait_until(fn() => @stream_socket_client("tcp://127.0.0.1:$port"), 5);
 rr_setup();
 ob_start();
 $paths = [

@@ -17,10 +17,10 @@ foreach (['session_destroy()' => 'session_destroy();', 'session_regenerate_id(tr
         session_id(' . var_export($id, true) . ');
         session_start();
         rr_cmd("SET", rr_key("slow_locked"), "1");
-        for ($i = 0; $i < 1000 && !rr_cmd("EXISTS", rr_key("fast_done")); $i++) usleep(10000);
+        rr_wait_for_key("fast_done");
         ' . $call . '
     ', ['rustredis.lock_ttl_ms' => '300']);
-    for ($i = 0; $i < 1000 && !rr_cmd('EXISTS', rr_key('slow_locked')); $i++) usleep(10000);
+    rr_wait_for_key('slow_locked');
     session_id($id);
     session_start();
     $_SESSION['cart'] = "full after $what";

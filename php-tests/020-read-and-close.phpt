@@ -16,10 +16,10 @@ $holder = rr_spawn('
     session_start();
     $_SESSION["v"] = "uncommitted";
     rr_cmd("SET", rr_key("locked"), "1");
-    for ($i = 0; $i < 3000 && !rr_cmd("EXISTS", rr_key("release")); $i++) usleep(10000);
+    rr_wait_for_key("release", 30);
     session_write_close();
 ');
-for ($i = 0; $i < 1000 && !rr_cmd('EXISTS', rr_key('locked')); $i++) usleep(10000);
+rr_wait_for_key('locked');
 $lock = rr_cmd('GET', rr_key($id) . '_LOCK');
 
 $yes = [

@@ -16,7 +16,7 @@ function parallel_distinct_keys(string $serializer, int $writers, array $extensi
             session_start();
             // Barrier: everyone has read before anyone writes.
             rr_cmd("INCR", rr_key("read-' . $serializer . '"));
-            for ($i = 0; $i < 1000 && (int)rr_cmd("GET", rr_key("read-' . $serializer . '")) < ' . $writers . '; $i++) usleep(10000);
+            rr_wait_for_count("read-' . $serializer . '", ' . $writers . ');
             $_SESSION[' . var_export("k$i", true) . '] = ["n" => ' . $i . ', "s" => "x|y;\"}"];
             session_write_close();
             $conflict = array_filter($warnings, fn($w) => str_contains($w, "write conflict"));

@@ -12,7 +12,7 @@ mkdir($dir);
 $socket = "$dir/redis.sock";
 $redis = proc_open([rr_redis_server(), '--port', '0', '--unixsocket', $socket, '--save', '', '--appendonly', 'no', '--dir', $dir],
     [1 => ['file', "$dir/redis.log", 'w'], 2 => ['redirect', 1]], $pipes);
-for ($i = 0; $i < 500 && !file_exists($socket); $i++) usleep(10000);
+rr_wait_until(fn() => file_exists($socket), 5);
 putenv("RUSTREDIS_TEST_REDIS=unix://$socket");
 $clients = fn() => count(array_filter(explode("\n", trim(rr_cmd('CLIENT', 'LIST'))))) - 1; // minus our own
 
@@ -43,10 +43,7 @@ $fpm = proc_open([$fpm_binary, '-n', '-R', '-y', "$dir/fpm.conf", '-d', 'extensi
     '-d', 'session.save_handler=rustredis', '-d', "session.save_path=\"unix://$socket?prefix=fpm:\"",
     '-d', 'session.use_cookies=0', '-d', 'session.cache_limiter=', '-d', 'display_errors=1'],
     [1 => ['file', "$dir/fpm.out", 'w'], 2 => ['redirect', 1]], $pipes, null, ['RUSTREDIS_TEST_REDIS' => "unix://$socket"] + getenv());
-for ($i = 0; $i < 500; $i++) {
-    if ($probe = @stream_socket_client("tcp://$listen", $errno, $errstr, 1)) { fclose($probe); break; }
-    usleep(10000);
-}
+rr_wait_until(fn() => @stream_socket_client("tcp://$listen", $errno, $errstr, 1), 5);
 usleep(200000); // let every worker finish forking
 
 echo "-- master and idle workers hold no Redis connection\n";

@@ -28,7 +28,7 @@ for ($i = 0; $i < 5; $i++) {
     // Everyone reads first, then all write at once.
     $children[] = symfony_child($sid, 'rr_cmd("INCR", rr_key("ready")); rr_wait_for_key("go"); $session->set("w' . $i . '", ' . $i . ');', $ini);
 }
-for ($i = 0; $i < 1000 && (int)rr_cmd('GET', rr_key('ready')) < 5; $i++) usleep(10000);
+rr_wait_for_count('ready', 5);
 rr_cmd('SET', rr_key('go'), '1');
 $out = '';
 foreach ($children as $child) $out .= rr_wait($child);
@@ -41,7 +41,7 @@ $children = [];
 for ($i = 0; $i < 2; $i++) {
     $children[] = symfony_child($sid, 'rr_cmd("INCR", rr_key("ready")); rr_wait_for_key("go"); $session->set("base", ' . (10 + $i) . ');', $ini);
 }
-for ($i = 0; $i < 1000 && (int)rr_cmd('GET', rr_key('ready')) < 2; $i++) usleep(10000);
+rr_wait_for_count('ready', 2);
 rr_cmd('SET', rr_key('go'), '1');
 $out = '';
 foreach ($children as $child) $out .= rr_wait($child);

@@ -41,7 +41,7 @@ $children = [];
 for ($i = 0; $i < 2; $i++) {
     $children[] = laravel($id, '$n = $store->get("n"); rr_cmd("INCR", rr_key("ready")); rr_wait_for_key("go"); $store->put("n", $n + 1); $store->save();', ['locking' => 'off']);
 }
-for ($i = 0; $i < 1000 && (int)rr_cmd('GET', rr_key('ready')) < 2; $i++) usleep(10000);
+rr_wait_for_count('ready', 2);
 rr_cmd('SET', rr_key('go'), '1');
 foreach ($children as $child) echo rr_wait($child);
 echo rr_wait(laravel($id, 'echo $store->get("n"), "\n"; $store->save();'));

@@ -119,7 +119,7 @@ echo "== symfony, optimistic: 5 parallel requests set different attributes\n";
 $sid = call($fpm, 'symfony', 'a=set&v=1&mode=optimistic', null)['cookie'];
 $socks = [];
 for ($i = 0; $i < 5; $i++) $socks[] = request($fpm, 'symfony', "a=attr&k=w$i&mode=optimistic", $sid);
-for ($i = 0; $i < 1000 && (int)rr_cmd('GET', rr_key('ready')) < 5; $i++) usleep(10000);
+rr_wait_for_count('ready', 5);
 rr_cmd('SET', rr_key('go'), '1');
 $bodies = '';
 foreach ($socks as $sock) $bodies .= answer($sock)['body'];
