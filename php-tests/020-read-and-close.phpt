@@ -34,14 +34,14 @@ $yes = [
     "with other options" => fn() => session_start(['cache_limiter' => '', 'read_and_close' => true, 'gc_maxlifetime' => 1000]),
     "strict mode" => function () { ini_set('session.use_strict_mode', '1'); $r = session_start(['read_and_close' => true]); ini_set('session.use_strict_mode', '0'); return $r; },
 ];
-// PHP 8.2 takes any non-zero long (so -1 and "2abc" are yes); 8.3 takes only values above zero
+// PHP 8.2 - 8.4 take any non-zero long (so -1 and "2abc" are yes); 8.5 takes only values above zero
 // and throws for non-numeric strings.
-if (PHP_VERSION_ID < 80300) {
-    $yes["'2abc' (PHP 8.2 reads 2)"] = fn() => session_start(['read_and_close' => '2abc']);
-    $yes["-1 (PHP 8.2)"] = fn() => session_start(['read_and_close' => -1]);
+if (PHP_VERSION_ID < 80500) {
+    $yes["'2abc' (PHP < 8.5 reads 2)"] = fn() => session_start(['read_and_close' => '2abc']);
+    $yes["-1 (PHP < 8.5)"] = fn() => session_start(['read_and_close' => -1]);
 } else {
-    $yes["'2' (PHP 8.3+)"] = fn() => session_start(['read_and_close' => '2']);
-    $yes["' 3' (PHP 8.3+)"] = fn() => session_start(['read_and_close' => ' 3']);
+    $yes["'2' (PHP 8.5+)"] = fn() => session_start(['read_and_close' => '2']);
+    $yes["' 3' (PHP 8.5+)"] = fn() => session_start(['read_and_close' => ' 3']);
 }
 foreach ($yes as $form => $start) {
     session_id($id);
@@ -57,10 +57,10 @@ rr_wait($holder);
 
 echo "-- PHP reads these as false: the session is started with the lock\n";
 $no = ["false" => false, "0" => 0, "'0'" => '0'];
-if (PHP_VERSION_ID < 80300) {
+if (PHP_VERSION_ID < 80500) {
     $no += ["''" => '', "'yes' (PHP reads 0)" => 'yes'];
 } else {
-    $no += ["-1 (PHP 8.3+)" => -1, "'-2' (PHP 8.3+)" => '-2'];
+    $no += ["-1 (PHP 8.5+)" => -1, "'-2' (PHP 8.5+)" => '-2'];
 }
 foreach ($no as $form => $value) {
     session_id($id);
@@ -70,7 +70,7 @@ foreach ($no as $form => $value) {
     session_write_close();
 }
 echo "-- and these PHP rejects before reading anything\n";
-foreach (PHP_VERSION_ID < 80300 ? [1.5, 2.5] : [1.5, 'yes'] as $value) {
+foreach (PHP_VERSION_ID < 80500 ? [1.5, 2.5] : [1.5, 'yes'] as $value) {
     try {
         session_start(['read_and_close' => $value]);
         echo "accepted\n";

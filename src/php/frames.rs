@@ -46,7 +46,7 @@ unsafe fn is_session_handler_method(func: *const zend::zend_function) -> bool {
 }
 
 /// PHP's rule for the `read_and_close` option, applied to the zval session_start() was given.
-/// 8.2 reads any value through zval_get_long and takes non-zero as yes; from 8.3 on only values
+/// 8.2 - 8.4 read any value through zval_get_long and take non-zero as yes; from 8.5 on only values
 /// above zero count (non-numeric strings throw before anything is read, so never reach us).
 ///
 /// # Safety
@@ -57,7 +57,7 @@ unsafe fn read_and_close_requested(value: *mut zend::zval) -> bool {
         match (*value).u1.type_info & 0xff {
             zend::IS_STRING | zend::IS_TRUE | zend::IS_FALSE | zend::IS_LONG => {
                 let n = zval_get_long_func(value, false);
-                if sys::PHP_VERSION_ID >= 80300 {
+                if sys::PHP_VERSION_ID >= 80500 {
                     n > 0
                 } else {
                     n != 0
