@@ -39,6 +39,9 @@ pub enum SessionError {
     TooLarge { size: usize, max: usize },
     /// Every id create_sid generated was taken (or could not be generated).
     IdCollision,
+    /// `RustRedis\SessionHandler`: this id's read failed, so a write would replace data the
+    /// request never saw (a framework that always saves must not clobber after a lock timeout).
+    ReadFailedBefore,
 }
 
 /// The Redis side of a [`SessionError::Redis`].
@@ -120,6 +123,9 @@ impl fmt::Display for SessionError {
             SessionError::IdCollision => write!(
                 f,
                 "could not create an unused session id in {MAX_CREATE_ID_ATTEMPTS} attempts"
+            ),
+            SessionError::ReadFailedBefore => f.write_str(
+                "write skipped: reading this session failed, so writing would replace data this request never saw",
             ),
         }
     }

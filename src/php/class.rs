@@ -22,7 +22,7 @@ use super::{caller, current_serializer, guarded, ini_string, php_generated_id, s
 use crate::codec::SessionSerializer;
 use crate::config::Settings;
 use crate::protocol::sha1_hex;
-use crate::session::{Caller, SessionHandler};
+use crate::session::{Caller, SessionError, SessionHandler};
 use crate::sys;
 
 fn interface(entry: *mut sys::zend_class_entry) -> &'static ClassEntry {
@@ -275,11 +275,7 @@ impl PhpSessionHandler {
         let (id, data): (Vec<u8>, Vec<u8>) = (id.into(), data.into());
         self.run("write", false, |this, warnings| {
             if this.failed_read.as_deref() == Some(id.as_slice()) {
-                return Err(
-                    "RustRedis\\SessionHandler: write skipped: reading this session failed, so \
-                     writing would replace data this request never saw"
-                        .to_string(),
-                );
+                return Err(SessionError::ReadFailedBefore.to_string());
             }
             let unchanged = this
                 .last_read
