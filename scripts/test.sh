@@ -57,12 +57,19 @@ set +e
 NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$PHP_BIN "$PHP_BIN" -n "$RUN_TESTS" -n -P -q -j2 --show-diff \
   -d "extension=$EXT" php-tests/ 2>&1 | tee "$RR_TMP/phpt.log"
 set -e
+# A thread-safe PHP with the embed SAPI also runs requests on several threads of one process, as
+# FrankenPHP does (tests/zts-embed).
+embed_ok=1
+if [ "$("$PHP" -n -r 'echo PHP_ZTS ? 1 : 0;')" = 1 ]; then
+  echo "== threads of one process (embed SAPI)"
+  PHP_CONFIG=$PHP_CONFIG tests/zts-embed/run.sh || embed_ok=0
+fi
 count() { sed -n "s/^Tests $1 *: *\([0-9]*\).*/\1/p" "$RR_TMP/phpt.log" | head -1; }
 passed=$(count passed); failed=$(count failed); skipped=$(count skipped); borked=$(count borked); warned=$(count warned)
 passed=${passed:-0}; failed=${failed:-0}; skipped=${skipped:-0}; borked=${borked:-0}; warned=${warned:-0}
 bad=$((failed + skipped + borked + warned))
 echo "phpt: skipped $skipped, borked $borked, warned (passed only on retry) $warned; each counts as failed"
 echo "phpt: $passed passed, $bad failed"
-if [ "$passed" -eq 0 ] || [ "$bad" -ne 0 ]; then
+if [ "$passed" -eq 0 ] || [ "$bad" -ne 0 ] || [ "$embed_ok" -ne 1 ]; then
   exit 1
 fi
