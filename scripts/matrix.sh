@@ -91,7 +91,7 @@ while read -r name where php php_config fpm server; do
     echo "== $name"
     if "$ROOT/scripts/matrix.sh" --run-entry "$name" "$where" "$php" "$php_config" "$fpm" "$server" "$package" >"$log" 2>&1 </dev/null; then
         passed=$((passed + 1))
-        echo "   passed in $(($(date +%s) - started))s: $(grep -E '^(test result:|phpt: [0-9]|package-smoke:)' "$log" | tr '\n' ' ')"
+        echo "   passed in $(($(date +%s) - started))s: $(grep -E '^(phpt: [0-9]|package-smoke:)' "$log" | tr '\n' ' ')"
     else
         failed=$((failed + 1))
         failures+=("$name")
