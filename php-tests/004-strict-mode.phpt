@@ -1,11 +1,9 @@
 --TEST--
 use_strict_mode: unknown ids are replaced by a fresh reserved id, known ids are kept, and validation costs no extra round trip
---INI--
-session.use_strict_mode=1
 --FILE--
 <?php
 require __DIR__ . '/common.inc';
-rr_setup();
+rr_setup(['session.use_strict_mode' => '1']);
 session_id('attackerchosenid123');
 session_start();
 $id = session_id();

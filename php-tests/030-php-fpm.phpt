@@ -41,7 +41,7 @@ catch_workers_output = yes
 ");
 $fpm = proc_open([$fpm_binary, '-n', '-R', '-y', "$dir/fpm.conf", '-d', 'extension=' . rr_env('RUSTREDIS_EXT'),
     '-d', 'session.save_handler=rustredis', '-d', "session.save_path=\"unix://$socket?prefix=fpm:\"",
-    '-d', 'session.use_cookies=0', '-d', 'session.cache_limiter=', '-d', 'display_errors=1'],
+    '-d', 'session.use_cookies=0', '-d', 'session.cache_limiter=', '-d', 'session.use_strict_mode=0', '-d', 'display_errors=1'],
     [1 => ['file', "$dir/fpm.out", 'w'], 2 => ['redirect', 1]], $pipes, null, ['RUSTREDIS_TEST_REDIS' => "unix://$socket"] + getenv());
 rr_wait_until(fn() => @stream_socket_client("tcp://$listen", $errno, $errstr, 1), 5);
 usleep(200000); // let every worker finish forking
