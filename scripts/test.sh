@@ -28,7 +28,7 @@ command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ] || rr_die "cargo 
 PHP_VERSION=$("$PHP" -n -r 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;')
 RR_PHP_FPM=${RR_PHP_FPM:-$(command -v "php-fpm$PHP_VERSION" || echo "/usr/sbin/php-fpm$PHP_VERSION")}
 [ -x "$RR_PHP_FPM" ] || rr_die "php-fpm for PHP $PHP_VERSION not found (set RR_PHP_FPM)"
-"$PHP" -n -v | head -1
+"$PHP" -n -v | sed -n 1p
 "$RR_REDIS_SERVER" --version
 
 rr_make_tmp
