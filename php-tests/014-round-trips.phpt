@@ -7,23 +7,9 @@ rr_setup();
 // Buffer: output would count as sent headers and freeze the session ini settings.
 ob_start();
 
-/** Runs $cycle and returns the commands this test's clients sent to Redis (script internals excluded). */
+/** The commands this test's clients sent to Redis during $cycle (script internals excluded). */
 function commands_of(callable $cycle): array {
-    $monitor = stream_socket_client(rr_env('RUSTREDIS_TEST_REDIS'), $errno, $errstr, 2);
-    fwrite($monitor, "*1\r\n\$7\r\nMONITOR\r\n");
-    fgets($monitor); // +OK
-    $cycle();
-    $sentinel = rr_prefix() . 'sentinel' . bin2hex(random_bytes(4));
-    rr_cmd('ECHO', $sentinel);
-    $commands = [];
-    while (($line = fgets($monitor)) !== false && !str_contains($line, $sentinel)) {
-        if (str_contains($line, rr_prefix()) && !str_contains($line, ' lua]')) {
-            preg_match('/\] "(\w+)"/', $line, $m);
-            $commands[] = $m[1];
-        }
-    }
-    fclose($monitor);
-    return $commands;
+    return array_column(array_filter(rr_monitor($cycle), fn($c) => !$c['lua']), 'cmd');
 }
 
 function cycle(?string $id, array $options = [], ?callable $change = null): string {

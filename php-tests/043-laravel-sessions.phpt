@@ -65,8 +65,12 @@ echo "-- an unchanged save renews the TTL and keeps the data\n";
 echo rr_wait(laravel($fresh, '$store->save();'));
 $before = rr_cmd('GET', rr_key($fresh));
 rr_cmd('EXPIRE', rr_key($fresh), '100');
-echo rr_wait(laravel($fresh, '$store->save();'));
+$seen = rr_monitor(function () use ($fresh) { echo rr_wait(laravel($fresh, '$store->save();')); });
 var_dump($ttl($fresh) > 7000, rr_cmd('GET', rr_key($fresh)) === $before);
+// Renewed by EXPIRE inside the release script; the data itself was not sent again.
+$on_data = fn(string $cmd) => count(array_filter($seen, fn($c) => $c['cmd'] === $cmd
+    && str_contains($c['line'], '"' . $cmd . '" "' . rr_key($fresh) . '"')));
+var_dump($on_data('EXPIRE'), $on_data('SET'));
 
 echo "-- a request that dies before save releases its lock (the object is freed)\n";
 echo rr_wait(laravel($fresh, 'echo "read, no save\n"; exit(0);'));
@@ -108,6 +112,8 @@ int(0)
 -- an unchanged save renews the TTL and keeps the data
 bool(true)
 bool(true)
+int(1)
+int(0)
 -- a request that dies before save releases its lock (the object is freed)
 read, no save
 int(0)
