@@ -124,17 +124,16 @@ impl PhpSessionHandler {
     }
 
     /// The open handler, opened on first use; `path` is open()'s save path, used when the
-    /// constructor was given none.
+    /// constructor was given none. Settings (and their warnings) are read when it opens and again
+    /// at each `read`, where a request cycle starts (a long-running worker keeps the object).
     fn handler(
         &mut self,
         path: Option<&str>,
         warnings: &mut Vec<String>,
     ) -> Result<&mut SessionHandler, String> {
-        let (settings, setting_warnings) = self.settings();
-        warnings.extend(setting_warnings);
-        if let Some(handler) = &mut self.handler {
-            handler.reopen(settings);
-        } else {
+        if self.handler.is_none() {
+            let (settings, setting_warnings) = self.settings();
+            warnings.extend(setting_warnings);
             let save_path = self
                 .option("save_path")
                 .or_else(|| path.map(str::to_owned))
@@ -149,6 +148,21 @@ impl PhpSessionHandler {
             self.handler = Some(opened);
         }
         Ok(self.handler.as_mut().expect("opened above"))
+    }
+
+    /// The handler with the settings read anew (the start of a request cycle).
+    fn refreshed_handler(
+        &mut self,
+        warnings: &mut Vec<String>,
+    ) -> Result<&mut SessionHandler, String> {
+        if self.handler.is_some() {
+            let (settings, setting_warnings) = self.settings();
+            warnings.extend(setting_warnings);
+            if let Some(handler) = &mut self.handler {
+                handler.reopen(settings);
+            }
+        }
+        self.handler(None, warnings)
     }
 
     /// Runs `op` on the handler: its warnings and error become PHP warnings, a panic a warning
@@ -247,7 +261,7 @@ impl PhpSessionHandler {
         let data = self.run("read", None, |this, warnings| {
             this.last_read = None;
             this.failed_read = None;
-            let handler = this.handler(None, warnings)?;
+            let handler = this.refreshed_handler(warnings)?;
             // The session of a previous request cycle of this object (a long-running worker)
             // is released by this read, which replaces it.
             match handler.read(&id, caller) {

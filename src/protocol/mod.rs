@@ -192,10 +192,6 @@ impl SessionStore {
         SessionStore { keys }
     }
 
-    pub fn keys(&self) -> &SessionKeys {
-        &self.keys
-    }
-
     /// An invocation of `script` with this session's keys in the order the prelude names them.
     fn script<'s>(&self, script: &'s Lua) -> ScriptInvocation<'s> {
         let mut invocation = script.prepare_invoke();
@@ -426,7 +422,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A random number in [0, 1], for jitter.
-pub fn random_fraction() -> f64 {
+fn random_fraction() -> f64 {
     f64::from(getrandom::u32().unwrap_or(0)) / f64::from(u32::MAX)
 }
 
