@@ -18,7 +18,7 @@ $slow = rr_spawn('
     $_SESSION["by"] = "slow";
     // PHP 8.2 returns true even when the handler refuses the write; the warnings tell.
     var_dump(session_write_close());
-', ['rustredis.lock_ttl_ms' => '300']);
+', ['rustredis.lock_ttl_ms' => '300', 'rustredis.lock_max_hold_ms' => '300']);
 rr_wait_for_key('slow_locked');
 session_id($id);
 var_dump(session_start());

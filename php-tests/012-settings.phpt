@@ -29,13 +29,16 @@ echo preg_replace('/ in \S+ on line \d+/', '', ob_get_clean());
 ?>
 --EXPECT--
 rustredis.connect_timeout_ms = 1000
-rustredis.lock_ttl_ms = 30000
+rustredis.lock_max_hold_ms = 0
+rustredis.lock_ttl_ms = 2000
 rustredis.lock_wait_ms = 30000
 rustredis.locking = on
 rustredis.max_data_bytes = 67108864
+rustredis.max_waiters = 16
 rustredis.on_conflict = keep_theirs
 rustredis.on_lock_timeout = fail
 rustredis.read_timeout_ms = 3000
+rustredis.slow_lock_ms = 1000
 -- php --ri rustredis
 has 'rustredis session save handler => enabled'
 has 'rustredis.locking => on => on'

@@ -19,7 +19,7 @@ foreach (['session_destroy()' => 'session_destroy();', 'session_regenerate_id(tr
         rr_cmd("SET", rr_key("slow_locked"), "1");
         rr_wait_for_key("fast_done");
         ' . $call . '
-    ', ['rustredis.lock_ttl_ms' => '300']);
+    ', ['rustredis.lock_ttl_ms' => '300', 'rustredis.lock_max_hold_ms' => '300']);
     rr_wait_for_key('slow_locked');
     session_id($id);
     session_start();

@@ -274,6 +274,12 @@ pub struct Settings {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub max_data_bytes: usize,
+    /// How long this request's renewal thread keeps extending its lock's lease.
+    pub lock_max_hold: Duration,
+    /// A wait for the lock longer than this is logged (None: never).
+    pub slow_lock: Option<Duration>,
+    /// How many requests may wait for one session's lock (0: no cap).
+    pub max_waiters: u32,
 }
 
 /// One `rustredis.*` INI entry: its name and default.
@@ -290,6 +296,15 @@ pub const SETTING_ON_CONFLICT: &str = "rustredis.on_conflict";
 pub const SETTING_CONNECT_TIMEOUT: &str = "rustredis.connect_timeout_ms";
 pub const SETTING_READ_TIMEOUT: &str = "rustredis.read_timeout_ms";
 pub const SETTING_MAX_DATA: &str = "rustredis.max_data_bytes";
+pub const SETTING_LOCK_MAX_HOLD: &str = "rustredis.lock_max_hold_ms";
+pub const SETTING_SLOW_LOCK: &str = "rustredis.slow_lock_ms";
+pub const SETTING_MAX_WAITERS: &str = "rustredis.max_waiters";
+
+/// `rustredis.lock_max_hold_ms=0` (the default): this many times `max_execution_time`, which on
+/// Linux counts CPU time, so a request waiting on I/O runs longer than it in wall-clock time.
+pub const AUTO_MAX_HOLD_FACTOR: u32 = 10;
+/// ... or this, where `max_execution_time` is 0 (the CLI).
+pub const AUTO_MAX_HOLD_UNLIMITED: Duration = Duration::from_secs(3600);
 
 /// Every setting with its default; the boundary registers exactly these INI entries.
 pub const SETTINGS: &[SettingSpec] = &[
@@ -299,7 +314,7 @@ pub const SETTINGS: &[SettingSpec] = &[
     },
     SettingSpec {
         name: SETTING_LOCK_TTL,
-        default: "30000",
+        default: "2000",
     },
     SettingSpec {
         name: SETTING_LOCK_WAIT,
@@ -324,6 +339,18 @@ pub const SETTINGS: &[SettingSpec] = &[
     SettingSpec {
         name: SETTING_MAX_DATA,
         default: "67108864",
+    },
+    SettingSpec {
+        name: SETTING_LOCK_MAX_HOLD,
+        default: "0",
+    },
+    SettingSpec {
+        name: SETTING_SLOW_LOCK,
+        default: "1000",
+    },
+    SettingSpec {
+        name: SETTING_MAX_WAITERS,
+        default: "16",
     },
 ];
 
@@ -429,7 +456,32 @@ impl Settings {
                     .ok()
                     .filter(|n| (1..=512 * 1024 * 1024).contains(n))
             }),
+            lock_max_hold: reader.get(
+                SETTING_LOCK_MAX_HOLD,
+                "0 (ten times max_execution_time) or milliseconds up to 86400000",
+                millis(0, 86_400_000),
+            ),
+            slow_lock: Some(reader.get(
+                SETTING_SLOW_LOCK,
+                "0 (off) or milliseconds up to 86400000",
+                millis(0, 86_400_000),
+            ))
+            .filter(|d| !d.is_zero()),
+            max_waiters: reader.get(SETTING_MAX_WAITERS, "0 (no cap) to 100000", |v| {
+                v.parse::<u32>().ok().filter(|n| *n <= 100_000)
+            }),
         };
+        let mut settings = settings;
+        if settings.lock_max_hold.is_zero() {
+            let max_execution_time = lookup("max_execution_time")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            settings.lock_max_hold = if max_execution_time == 0 {
+                AUTO_MAX_HOLD_UNLIMITED
+            } else {
+                Duration::from_secs(max_execution_time) * AUTO_MAX_HOLD_FACTOR
+            };
+        }
         let warnings = reader.warnings;
         (settings, warnings)
     }
@@ -550,8 +602,11 @@ mod tests {
         let (s, warnings) = Settings::from_lookup(|_| None);
         assert!(warnings.is_empty());
         assert_eq!(s.lock_mode, LockMode::Locked);
-        assert_eq!(s.lock_ttl, Duration::from_secs(30));
+        assert_eq!(s.lock_ttl, Duration::from_secs(2));
         assert_eq!(s.on_lock_timeout, LockTimeoutAction::Fail);
+        assert_eq!(s.lock_max_hold, AUTO_MAX_HOLD_UNLIMITED);
+        assert_eq!(s.slow_lock, Some(Duration::from_secs(1)));
+        assert_eq!(s.max_waiters, 16);
         let (s, warnings) = Settings::from_lookup(|name| match name {
             SETTING_LOCKING => Some("optimistic".into()),
             SETTING_LOCK_WAIT => Some("soon".into()),
@@ -569,5 +624,31 @@ mod tests {
         let (s, _) =
             Settings::from_lookup(|name| (name == SETTING_LOCKING).then(|| "0".to_string()));
         assert_eq!(s.lock_mode, LockMode::Unlocked);
+    }
+
+    #[test]
+    fn max_hold_follows_max_execution_time_unless_set() {
+        let with = |max_execution_time: &str, max_hold: Option<&str>| {
+            let (max_execution_time, max_hold) =
+                (max_execution_time.to_string(), max_hold.map(str::to_string));
+            Settings::from_lookup(move |name| match name {
+                "max_execution_time" => Some(max_execution_time.clone()),
+                SETTING_LOCK_MAX_HOLD => max_hold.clone(),
+                _ => None,
+            })
+            .0
+        };
+        assert_eq!(with("30", None).lock_max_hold, Duration::from_secs(300));
+        assert_eq!(with("0", None).lock_max_hold, AUTO_MAX_HOLD_UNLIMITED);
+        assert_eq!(
+            with("30", Some("0")).lock_max_hold,
+            Duration::from_secs(300)
+        );
+        assert_eq!(
+            with("30", Some("90000")).lock_max_hold,
+            Duration::from_secs(90)
+        );
+        let (s, _) = Settings::from_lookup(|name| (name == SETTING_SLOW_LOCK).then(|| "0".into()));
+        assert_eq!(s.slow_lock, None);
     }
 }

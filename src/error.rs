@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::codec::SplitError;
 use crate::config::SavePathError;
+use crate::protocol::Holder;
 
 /// How many fresh ids create_sid tries before reporting [`SessionError::IdCollision`].
 pub const MAX_CREATE_ID_ATTEMPTS: usize = 3;
@@ -22,10 +23,15 @@ pub enum SessionError {
     /// Redis could not be reached, or failed or did not answer a command.
     Redis { endpoint: String, cause: RedisCause },
     /// Another request of this session held the lock for all of `rustredis.lock_wait_ms`.
-    LockTimeout { waited: Duration },
-    /// This request's lock expired and another request took it (or Redis lost it): the write was
-    /// skipped so that the newer data is kept.
-    LockLost,
+    LockTimeout {
+        waited: Duration,
+        holder: Option<Holder>,
+    },
+    /// `rustredis.max_waiters` requests already wait for this session's lock.
+    TooManyWaiters { max_waiters: u32, holder: Holder },
+    /// This request's lock is no longer its own (see [`LostBecause`]): the write was skipped so
+    /// that the newer data is kept.
+    LockLost(LostBecause),
     /// The session was opened without write access after a lock timeout
     /// (`rustredis.on_lock_timeout=readonly`), so changes are refused.
     WritesRefused,
@@ -42,6 +48,42 @@ pub enum SessionError {
     /// `RustRedis\SessionHandler`: this id's read failed, so a write would replace data the
     /// request never saw (a framework that always saves must not clobber after a lock timeout).
     ReadFailedBefore,
+}
+
+/// Why this request's lock was gone when it wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LostBecause {
+    /// Its lease expired (the renewals stopped or came too late) and another request may have
+    /// taken it, or Redis lost it (a restart, a failover).
+    Expired,
+    /// It was held longer than `rustredis.lock_max_hold_ms`, so its renewals stopped.
+    MaxHold(Duration),
+    /// The renewal thread could not reach Redis: this is its last error.
+    RenewalFailed(String),
+    /// The lock was given back already (a write after session_write_close).
+    Released,
+}
+
+impl fmt::Display for LostBecause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LostBecause::Expired => f.write_str(
+                "this request's session lock expired (its lease, rustredis.lock_ttl_ms, was not renewed in time) \
+                 and another request may have taken it",
+            ),
+            LostBecause::MaxHold(max_hold) => write!(
+                f,
+                "this request held the session lock longer than rustredis.lock_max_hold_ms ({} ms), so its lease \
+                 was no longer renewed and expired",
+                max_hold.as_millis()
+            ),
+            LostBecause::RenewalFailed(cause) => write!(
+                f,
+                "this request's session lock expired because its lease could not be renewed ({cause})"
+            ),
+            LostBecause::Released => f.write_str("this request had already released the session lock"),
+        }
+    }
 }
 
 /// The Redis side of a [`SessionError::Redis`].
@@ -84,15 +126,29 @@ impl fmt::Display for SessionError {
             SessionError::Redis { endpoint, cause } => {
                 write!(f, "Redis at {endpoint} failed: {cause}")
             }
-            SessionError::LockTimeout { waited } => write!(
+            SessionError::LockTimeout { waited, holder } => {
+                write!(
+                    f,
+                    "gave up waiting for the session lock after {} ms (rustredis.lock_wait_ms); ",
+                    waited.as_millis()
+                )?;
+                match holder {
+                    Some(holder) => write!(f, "{holder}"),
+                    None => f.write_str("another request of this session still holds it"),
+                }
+            }
+            SessionError::TooManyWaiters {
+                max_waiters,
+                holder,
+            } => write!(
                 f,
-                "gave up waiting for the session lock after {} ms (rustredis.lock_wait_ms); another request of this \
-                 session still holds it",
-                waited.as_millis()
+                "session not started: {max_waiters} requests already wait for this session's lock \
+                 (rustredis.max_waiters); it is {holder}"
             ),
-            SessionError::LockLost => f.write_str(
-                "lock lost, write skipped: this request's session lock expired (rustredis.lock_ttl_ms) and another \
-                 request took it; this request's changes were not saved so the newer data is kept",
+            SessionError::LockLost(because) => write!(
+                f,
+                "lock lost, write skipped: {because}; this request's changes were not saved so the newer data \
+                 is kept"
             ),
             SessionError::WritesRefused => f.write_str(
                 "write skipped: the session was opened read-only after a lock timeout \
@@ -150,24 +206,22 @@ pub type SessionResult<T> = Result<T, SessionError>;
 /// Something an operator should know although the call succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Warning {
-    /// `rustredis.on_lock_timeout=readonly`: the lock wait timed out and the session was read
-    /// without it; this request's changes will not be saved.
-    ContinuingReadOnly { waited: Duration },
+    /// `rustredis.on_lock_timeout=readonly`: the lock wait timed out (this is its message) and
+    /// the session was read without it; this request's changes will not be saved.
+    ContinuingReadOnly(String),
     /// `rustredis.on_conflict=mine_wins`: this request's values replaced a parallel request's.
     ReplacedTheirs { keys: Vec<String> },
-    /// The lock expired before an unchanged session was released: nothing was lost, but the
-    /// lock TTL is shorter than the requests.
-    LockExpiredUnchanged,
+    /// The lock was gone before an unchanged session was released: nothing was lost.
+    LockExpiredUnchanged(LostBecause),
 }
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::ContinuingReadOnly { waited } => write!(
+            Warning::ContinuingReadOnly(timeout) => write!(
                 f,
-                "{}; continuing read-only (rustredis.on_lock_timeout=readonly): changes made by this request \
-                 will not be saved",
-                SessionError::LockTimeout { waited: *waited }
+                "{timeout}; continuing read-only (rustredis.on_lock_timeout=readonly): changes made by this \
+                 request will not be saved"
             ),
             Warning::ReplacedTheirs { keys } => write!(
                 f,
@@ -175,9 +229,10 @@ impl fmt::Display for Warning {
                  (rustredis.on_conflict=mine_wins)",
                 quoted_list(keys)
             ),
-            Warning::LockExpiredUnchanged => f.write_str(
-                "the session lock expired before the request ended (raise rustredis.lock_ttl_ms); the session \
-                 was unchanged, so nothing was lost",
+            Warning::LockExpiredUnchanged(because) => write!(
+                f,
+                "the session lock ended before the request did: {because}; the session was unchanged, so \
+                 nothing was lost"
             ),
         }
     }

@@ -132,6 +132,7 @@ impl RedisConnector {
 
 impl RedisConnector {
     fn connect(&self) -> RedisResult<RedisConnection> {
+        crate::stats::STATS.connections_opened.incr();
         let client = redis::Client::open(self.info.clone())?;
         let conn = client.get_connection_with_timeout(self.connect_timeout)?;
         conn.set_read_timeout(Some(self.read_timeout))?;
@@ -184,6 +185,20 @@ impl Pool {
             pool: Arc::clone(&self.0),
             reused,
         })
+    }
+
+    /// A connection of the caller's own, outside the pool (the lease renewal thread's), with
+    /// this read timeout.
+    pub fn dedicated(&self, read_timeout: Duration) -> RedisResult<RedisConnection> {
+        let conn = self.0.connector.connect()?;
+        conn.inner.set_read_timeout(Some(read_timeout))?;
+        conn.inner.set_write_timeout(Some(read_timeout))?;
+        Ok(conn)
+    }
+
+    /// Identifies this pool among the process's pools while it lives.
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
     }
 }
 

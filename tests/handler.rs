@@ -55,7 +55,11 @@ fn lock_wait_budget_fails_or_degrades_to_read_only() {
     let mut waiter = SessionHandler::open(&path, short.clone(), php()).unwrap();
     let started = Instant::now();
     match waiter.read(&id, ReadIntent::ReadWrite) {
-        Err(SessionError::LockTimeout { waited }) => assert!(waited >= Duration::from_millis(200)),
+        Err(SessionError::LockTimeout { waited, holder }) => {
+            assert!(waited >= Duration::from_millis(200));
+            let holder = holder.and_then(|h| h.details).expect("the holder is named");
+            assert_eq!(holder.pid, std::process::id());
+        }
         other => panic!("expected a lock timeout, got {other:?}"),
     }
     assert!(
@@ -307,4 +311,73 @@ fn a_write_of_an_unread_id_takes_its_lock_in_every_mode() {
     h.write(b"mergeid", b"mine|i:2;", TTL).unwrap();
     assert_eq!(stored_session(&path, "mergeid"), b"theirs|i:1;mine|i:2;");
     h.close().unwrap();
+}
+
+/// A lease much shorter than the request: the renewal thread keeps the lock, the waiter gets in
+/// only after the holder's write, and sees it.
+#[test]
+fn a_renewed_lease_outlives_many_lease_periods() {
+    let path = save_path();
+    let id = b"lease-long1".to_vec();
+    let leased = Settings {
+        lock_ttl: Duration::from_millis(200),
+        lock_wait: Duration::from_secs(20),
+        ..settings(LockMode::Locked)
+    };
+    let mut holder = SessionHandler::open(&path, leased.clone(), php()).unwrap();
+    assert_eq!(holder.read(&id, ReadIntent::ReadWrite).unwrap(), b"");
+    let waiter = {
+        let (path, id, leased) = (path.clone(), id.clone(), leased.clone());
+        thread::spawn(move || {
+            let mut waiter = SessionHandler::open(&path, leased, php()).unwrap();
+            let data = waiter.read(&id, ReadIntent::ReadWrite).unwrap();
+            waiter.write(&id, b"b|i:2;", TTL).unwrap();
+            waiter.close().unwrap();
+            data
+        })
+    };
+    // Ten lease periods: without renewals the waiter would get in after one.
+    thread::sleep(Duration::from_millis(2_000));
+    assert!(!waiter.is_finished(), "the waiter must still wait");
+    holder.write(&id, b"a|i:1;", TTL).unwrap();
+    assert!(holder.take_warnings().is_empty());
+    holder.close().unwrap();
+    assert_eq!(
+        waiter.join().unwrap(),
+        b"a|i:1;",
+        "the waiter sees the holder's write"
+    );
+    assert_eq!(stored_session(&path, "lease-long1"), b"b|i:2;");
+}
+
+/// rustredis.lock_max_hold_ms ends the renewals: the lock expires, the next request gets in, and
+/// the late write is refused and says why.
+#[test]
+fn max_hold_stops_the_renewals() {
+    let path = save_path();
+    let id = b"lease-maxhold1".to_vec();
+    let capped = Settings {
+        lock_ttl: Duration::from_millis(200),
+        lock_max_hold: Duration::from_millis(400),
+        lock_wait: Duration::from_secs(20),
+        ..settings(LockMode::Locked)
+    };
+    let mut holder = SessionHandler::open(&path, capped.clone(), php()).unwrap();
+    holder.read(&id, ReadIntent::ReadWrite).unwrap();
+    let mut next = SessionHandler::open(&path, capped, php()).unwrap();
+    next.read(&id, ReadIntent::ReadWrite).unwrap();
+    next.write(&id, b"next|i:1;", TTL).unwrap();
+    next.close().unwrap();
+    match holder.write(&id, b"late|i:1;", TTL) {
+        Err(err @ SessionError::LockLost(_)) => {
+            assert!(
+                err.to_string()
+                    .contains("rustredis.lock_max_hold_ms (400 ms)"),
+                "{err}"
+            )
+        }
+        other => panic!("expected the lock lost to max hold, got {other:?}"),
+    }
+    holder.close().unwrap();
+    assert_eq!(stored_session(&path, "lease-maxhold1"), b"next|i:1;");
 }

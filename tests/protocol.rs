@@ -7,7 +7,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use rustredis::protocol::{Acquired, Attempt, Cas, LockToken, Owned, SessionStore, Waiter, Which};
+use rustredis::protocol::{
+    Acquired, Attempt, Cas, HeldBy, LockToken, Owned, SessionStore, Waiter, Which,
+};
 
 #[test]
 fn lock_is_exclusive_and_only_the_owner_releases_it() {
@@ -15,19 +17,25 @@ fn lock_is_exclusive_and_only_the_owner_releases_it() {
     let store = SessionStore::new(k.clone());
     let (mine, theirs) = (LockToken::random(), LockToken::random());
     assert_ne!(mine, theirs);
-    assert_eq!(mine.as_str().len(), 32, "128-bit token, hex");
+    let secret = mine.as_str().split('|').next().unwrap();
+    assert_eq!(secret.len(), 32, "128-bit secret, hex");
     assert_eq!(
         store
-            .acquire(&mut conn, &mine, TTL, Which::Any, Waiter::New)
+            .acquire(&mut conn, &mine, TTL, Which::Any, Waiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Locked(None))
     );
     match store
-        .acquire(&mut conn, &theirs, TTL, Which::Any, Waiter::New)
+        .acquire(&mut conn, &theirs, TTL, Which::Any, Waiter::New, 0)
         .unwrap()
     {
-        Attempt::Held(Some(expires_in)) => {
-            assert!(expires_in <= TTL && expires_in > TTL / 2)
+        Attempt::Held(HeldBy {
+            expires_in: Some(expires_in),
+            holder,
+        }) => {
+            assert!(expires_in <= TTL && expires_in > TTL / 2);
+            let details = holder.details.expect("our lock names its holder");
+            assert_eq!(details.pid, std::process::id());
         }
         other => panic!("second acquire should see the lock held, got {other:?}"),
     }
@@ -38,7 +46,7 @@ fn lock_is_exclusive_and_only_the_owner_releases_it() {
     assert_eq!(store.release(&mut conn, &mine).unwrap(), Owned::Yes);
     assert!(matches!(
         store
-            .acquire(&mut conn, &theirs, TTL, Which::Any, Waiter::New)
+            .acquire(&mut conn, &theirs, TTL, Which::Any, Waiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Locked(_))
     ));
@@ -51,7 +59,7 @@ fn acquire_reads_data_in_the_same_round_trip_and_only_if_exists_locks_nothing() 
     let token = LockToken::random();
     assert_eq!(
         store
-            .acquire(&mut conn, &token, TTL, Which::Existing, Waiter::New)
+            .acquire(&mut conn, &token, TTL, Which::Existing, Waiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Missing)
     );
@@ -64,7 +72,7 @@ fn acquire_reads_data_in_the_same_round_trip_and_only_if_exists_locks_nothing() 
     store.write_unlocked(&mut conn, &data, TTL).unwrap();
     assert_eq!(
         store
-            .acquire(&mut conn, &token, TTL, Which::Existing, Waiter::New)
+            .acquire(&mut conn, &token, TTL, Which::Existing, Waiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Locked(Some(data)))
     );
@@ -82,13 +90,14 @@ fn write_after_the_lock_was_lost_changes_nothing() {
             Duration::from_millis(100),
             Which::Any,
             Waiter::New,
+            0,
         )
         .unwrap();
     thread::sleep(Duration::from_millis(150));
     let fast = LockToken::random();
     assert!(matches!(
         store
-            .acquire(&mut conn, &fast, TTL, Which::Any, Waiter::New)
+            .acquire(&mut conn, &fast, TTL, Which::Any, Waiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Locked(_))
     ));
@@ -144,13 +153,16 @@ fn compare_and_set_detects_writers_and_respects_locks() {
     );
     let token = LockToken::random();
     store
-        .acquire(&mut conn, &token, TTL, Which::Any, Waiter::New)
+        .acquire(&mut conn, &token, TTL, Which::Any, Waiter::New, 0)
         .unwrap();
     assert!(matches!(
         store
             .compare_and_set(&mut conn, b"v1", b"v2", TTL, Waiter::New)
             .unwrap(),
-        Attempt::Held(Some(_))
+        Attempt::Held(HeldBy {
+            expires_in: Some(_),
+            ..
+        })
     ));
     store.release(&mut conn, &token).unwrap();
     assert_eq!(
@@ -169,7 +181,7 @@ fn a_release_wakes_a_blocked_waiter() {
     let mut holder_conn = connection(&path);
     let holder = LockToken::random();
     store
-        .acquire(&mut holder_conn, &holder, TTL, Which::Any, Waiter::New)
+        .acquire(&mut holder_conn, &holder, TTL, Which::Any, Waiter::New, 0)
         .unwrap();
     let exists = |conn: &mut rustredis::pool::PooledConnection, key: &[u8]| -> bool {
         redis::cmd("EXISTS").arg(key).query(conn).unwrap()
@@ -183,7 +195,7 @@ fn a_release_wakes_a_blocked_waiter() {
             let mut conn = connection(&path);
             let token = LockToken::random();
             let held = store
-                .acquire(&mut conn, &token, TTL, Which::Any, Waiter::New)
+                .acquire(&mut conn, &token, TTL, Which::Any, Waiter::New, 0)
                 .unwrap();
             assert!(matches!(held, Attempt::Held(_)));
             // Much longer than the release takes to come (and under the pool's 3 s read timeout):
@@ -213,4 +225,89 @@ fn a_release_wakes_a_blocked_waiter() {
         waiter.join().unwrap(),
         "the blocked waiter must receive the release signal"
     );
+}
+
+#[test]
+fn renew_extends_only_our_own_lock() {
+    let (_, k, mut conn) = fixture("lease1");
+    let store = SessionStore::new(k.clone());
+    let lease = Duration::from_millis(500);
+    let (mine, theirs) = (LockToken::random(), LockToken::random());
+    store
+        .acquire(&mut conn, &mine, lease, Which::Any, Waiter::New, 0)
+        .unwrap();
+    let pttl = |conn: &mut rustredis::pool::PooledConnection| -> i64 {
+        redis::cmd("PTTL").arg(&k.lock).query(conn).unwrap()
+    };
+    assert_eq!(
+        store.renew(&mut conn, &mine, TTL).unwrap(),
+        Owned::Yes,
+        "the holder renews its lock"
+    );
+    assert!(pttl(&mut conn) > 500, "renewed to the longer lease");
+    // Another request's lock (taken over after ours expired), with no TTL at all.
+    redis::cmd("SET")
+        .arg(&k.lock)
+        .arg(theirs.as_str())
+        .query::<()>(&mut conn)
+        .unwrap();
+    assert_eq!(store.renew(&mut conn, &mine, TTL).unwrap(), Owned::Lost);
+    assert_eq!(pttl(&mut conn), -1, "their lock was not touched");
+    let value: Vec<u8> = redis::cmd("GET").arg(&k.lock).query(&mut conn).unwrap();
+    assert_eq!(value, theirs.as_str().as_bytes());
+    // And no lock at all: nothing is created.
+    redis::cmd("DEL")
+        .arg(&k.lock)
+        .query::<()>(&mut conn)
+        .unwrap();
+    assert_eq!(store.renew(&mut conn, &mine, TTL).unwrap(), Owned::Lost);
+    assert_eq!(pttl(&mut conn), -2);
+}
+
+#[test]
+fn max_waiters_turns_newcomers_away_but_not_those_already_waiting() {
+    let (_, k, mut conn) = fixture("maxwaiters");
+    let store = SessionStore::new(k.clone());
+    let holder = LockToken::random();
+    store
+        .acquire(&mut conn, &holder, TTL, Which::Any, Waiter::New, 2)
+        .unwrap();
+    let attempt = |conn: &mut rustredis::pool::PooledConnection, waiter| {
+        store
+            .acquire(conn, &LockToken::random(), TTL, Which::Any, waiter, 2)
+            .unwrap()
+    };
+    // Two newcomers join the waiters; the third is turned away, and names the holder.
+    assert!(matches!(attempt(&mut conn, Waiter::New), Attempt::Held(_)));
+    assert!(matches!(attempt(&mut conn, Waiter::New), Attempt::Held(_)));
+    match attempt(&mut conn, Waiter::New) {
+        Attempt::Done(Acquired::TooManyWaiters(held)) => {
+            assert_eq!(held.holder.details.unwrap().pid, std::process::id())
+        }
+        other => panic!("expected the third newcomer turned away, got {other:?}"),
+    }
+    let waiting: i64 = redis::cmd("GET").arg(&k.waiting).query(&mut conn).unwrap();
+    assert_eq!(
+        waiting, 2,
+        "a turned-away request does not count as waiting"
+    );
+    // A request already waiting keeps trying.
+    assert!(matches!(
+        attempt(&mut conn, Waiter::Waiting),
+        Attempt::Held(_)
+    ));
+    // Without a cap, everyone waits.
+    assert!(matches!(
+        store
+            .acquire(
+                &mut conn,
+                &LockToken::random(),
+                TTL,
+                Which::Any,
+                Waiter::New,
+                0
+            )
+            .unwrap(),
+        Attempt::Held(_)
+    ));
 }

@@ -18,7 +18,10 @@ use ext_php_rs::prelude::*;
 use ext_php_rs::types::{ZendHashTable, Zval};
 use ext_php_rs::zend::ClassEntry;
 
-use super::{caller, current_serializer, guarded, ini_string, php_generated_id, session_ttl, warn};
+use super::{
+    caller, current_serializer, guarded, ini_string, php_generated_id, request_description,
+    session_ttl, warn, warning_texts,
+};
 use crate::codec::SessionSerializer;
 use crate::config::Settings;
 use crate::protocol::sha1_hex;
@@ -143,8 +146,9 @@ impl PhpSessionHandler {
                 Some(name) => SessionSerializer::from_ini(&name),
                 None => current_serializer(),
             };
-            let opened = SessionHandler::open(&save_path, settings, serializer)
+            let mut opened = SessionHandler::open(&save_path, settings, serializer)
                 .map_err(|e| format!("RustRedis\\SessionHandler: {e}"))?;
+            opened.set_request(&request_description());
             self.handler = Some(opened);
         }
         Ok(self.handler.as_mut().expect("opened above"))
@@ -160,6 +164,7 @@ impl PhpSessionHandler {
             warnings.extend(setting_warnings);
             if let Some(handler) = &mut self.handler {
                 handler.reopen(settings);
+                handler.set_request(&request_description());
             }
         }
         self.handler(None, warnings)
@@ -181,7 +186,7 @@ impl PhpSessionHandler {
             let mut warnings = Vec::new();
             let result = op(self, &mut warnings);
             if let Some(handler) = &mut self.handler {
-                warnings.extend(handler.take_warnings().iter().map(ToString::to_string));
+                warnings.extend(warning_texts(handler));
             }
             match result {
                 Ok(value) => (value, warnings),

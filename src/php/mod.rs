@@ -32,6 +32,7 @@ const FAILURE: sys::zend_result = -1;
 
 mod class;
 mod frames;
+mod functions;
 
 use frames::caller;
 
@@ -45,6 +46,7 @@ extern "C" {
     ) -> *mut c_char;
     pub(crate) fn zval_get_long_func(op: *mut zend::zval, is_strict: bool) -> zend::zend_long;
     fn display_ini_entries(module: *mut zend::zend_module_entry);
+    fn php_log_err_with_severity(message: *const c_char, syslog_type: c_int);
     fn zend_unregister_ini_entries(module_number: c_int);
 }
 
@@ -102,13 +104,38 @@ unsafe fn handler<'a>(mod_data: *mut *mut c_void) -> Option<&'a mut SessionHandl
     unsafe { (*mod_data).cast::<SessionHandler>().as_mut() }
 }
 
-/// The handler's pending warnings, as shown to PHP.
+/// The handler's pending warnings, as shown to PHP; its pending log lines go to PHP's error log.
 fn warning_texts(handler: &mut SessionHandler) -> Vec<String> {
+    for line in handler.take_log_lines() {
+        log_line(&line);
+    }
     handler
         .take_warnings()
         .iter()
         .map(ToString::to_string)
         .collect()
+}
+
+/// One line in PHP's error log (error_log, or the SAPI's log: php-fpm's, stderr for the CLI).
+fn log_line(line: &str) {
+    const LOG_NOTICE: c_int = 5;
+    let line = CString::new(line.replace('\0', "\\0")).unwrap_or_default();
+    // SAFETY: a NUL-terminated string that outlives the call, on a PHP thread.
+    unsafe { php_log_err_with_severity(line.as_ptr(), LOG_NOTICE) };
+}
+
+/// What this request runs, as its locks record it: `POST /checkout/pay` (a web SAPI) or the script
+/// (the CLI).
+fn request_description() -> String {
+    let globals = ext_php_rs::zend::SapiGlobals::get();
+    let info = globals.request_info();
+    match (info.request_method(), info.request_uri()) {
+        (Some(method), Some(uri)) => format!("{method} {uri}"),
+        _ => match info.path_translated() {
+            Some(script) if !script.is_empty() => format!("php {script}"),
+            _ => "php".to_string(),
+        },
+    }
 }
 
 /// Runs `op` on the open handler (None: no open handler) and turns its result into PHP's, with
@@ -200,6 +227,7 @@ unsafe fn open(mod_data: *mut *mut c_void, save_path: &[u8]) -> sys::zend_result
         if let Some(existing) = unsafe { handler(mod_data) } {
             // open again without a close (session_reset, php-src #23800): keep what we hold.
             existing.reopen(settings);
+            existing.set_request(&request_description());
             return (SUCCESS, warnings);
         }
         let save_path = String::from_utf8_lossy(save_path);
@@ -208,7 +236,8 @@ unsafe fn open(mod_data: *mut *mut c_void, save_path: &[u8]) -> sys::zend_result
                 FAILURE,
                 vec!["open called without a place for its state".into()],
             ),
-            Ok(opened) => {
+            Ok(mut opened) => {
+                opened.set_request(&request_description());
                 // ext/session skips write, close and gc when mod_data stays null.
                 // SAFETY: mod_data is non-null and points to ext/session's slot, which holds null
                 // (handler() found nothing in it).
@@ -479,6 +508,7 @@ unsafe extern "C" fn minit(module_type: c_int, module_number: c_int) -> zend::ze
             return (FAILURE, vec![err]);
         }
         ext_php_rs::zend::IniEntryDef::register(ini_table(), module_number);
+        prepare_for_threads_and_fork();
         // Validate php.ini now so a typo is reported at startup, not only on the first request.
         let (_, warnings) = current_settings();
         // SAFETY: MINIT, after ext/session's (we depend on it); the module is a static.
@@ -493,9 +523,43 @@ unsafe extern "C" fn minit(module_type: c_int, module_number: c_int) -> zend::ze
 }
 
 unsafe extern "C" fn mshutdown(_type: c_int, module_number: c_int) -> zend::zend_result {
+    // The renewal thread runs this library's code: it must end before PHP unloads it.
+    guarded("shutdown", (), || (crate::lease::shutdown(), Vec::new()));
     // SAFETY: MSHUTDOWN of the module that registered these entries in MINIT.
     unsafe { zend_unregister_ini_entries(module_number) };
     SUCCESS
+}
+
+unsafe extern "C" fn rinit(_type: c_int, _module_number: c_int) -> zend::zend_result {
+    guarded("request startup", (), || {
+        (crate::session::info::reset(), Vec::new())
+    });
+    SUCCESS
+}
+
+/// The lease renewal thread (`crate::lease`) blocks every signal, so PHP's handlers (timeouts,
+/// php-fpm's) only ever run on PHP's threads; and a forked child gets a lease registry of its own.
+fn prepare_for_threads_and_fork() {
+    crate::lease::set_thread_setup(block_all_signals);
+    extern "C" fn in_child() {
+        crate::lease::after_fork_in_child();
+    }
+    // SAFETY: a function that stays valid while the library is loaded; glibc drops it when it
+    // unloads the library (it is registered with the library's DSO handle).
+    let registered = unsafe { libc::pthread_atfork(None, None, Some(in_child)) };
+    if registered != 0 {
+        warn("could not register the fork handlers; do not pcntl_fork() while holding a session lock");
+    }
+}
+
+fn block_all_signals() {
+    // SAFETY: a zeroed sigset_t is a valid argument to sigfillset, which fills it; the mask
+    // applies to the calling thread only (the renewal thread, before it does anything else).
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, ptr::null_mut());
+    }
 }
 
 unsafe extern "C" fn minfo(module: *mut zend::zend_module_entry) {
@@ -514,6 +578,7 @@ unsafe extern "C" fn minfo(module: *mut zend::zend_module_entry) {
             c"Lock modes (rustredis.locking)",
             "on (lock per request), off (last write wins), optimistic (key-by-key merge)",
         );
+        functions::print_stats_rows();
         // SAFETY: as above; `module` is the entry PHP passed to MINFO.
         unsafe {
             zend::php_info_print_table_end();
@@ -552,8 +617,10 @@ pub extern "C" fn get_module() -> *mut ModuleEntry {
         let builder = ModuleBuilder::new("rustredis", env!("CARGO_PKG_VERSION"))
             .startup_function(minit)
             .shutdown_function(mshutdown)
+            .request_startup_function(rinit)
             .info_function(minfo)
             .class::<class::PhpSessionHandler>();
+        let builder = functions::register(builder);
         let (mut entry, startup, allocations): (ModuleEntry, ModuleStartup, ModuleAllocations) =
             builder
                 .try_into()

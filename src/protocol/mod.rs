@@ -37,7 +37,10 @@
 //! idempotent: acquire finds its own token, release and destroy find nothing left to do, a write
 //! or compare-and-set reports a lost lock or a conflict it need not have — loud, never silent.
 
+mod holder;
 mod scripts;
+
+pub use holder::{Holder, HolderContext, HolderDetails, LockToken};
 
 use std::time::{Duration, Instant};
 
@@ -46,25 +49,6 @@ use redis::{ConnectionLike, RedisResult, ScriptInvocation, Value};
 use crate::error::SessionResult;
 use crate::keys::SessionKeys;
 use scripts::Lua;
-
-/// A lock token: 128 random bits from the OS, hex-encoded. Each acquisition gets a fresh one, so a
-/// request can only ever release or write under the lock it took itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockToken(String);
-
-impl LockToken {
-    pub fn random() -> LockToken {
-        let mut bytes = [0u8; 16];
-        // The kernel's RNG is per process by construction, so forked php-fpm workers can never
-        // share a token (a userspace RNG copied by fork could).
-        getrandom::fill(&mut bytes).expect("the OS random number generator is available");
-        LockToken(bytes.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
 
 /// How long the wake-up list outlives a release, so a waiter that goes to sleep just after a
 /// release still finds the signal.
@@ -100,12 +84,19 @@ pub enum Which {
     Existing,
 }
 
+/// Another request's lock, as an attempt found it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldBy {
+    /// How long it may still be held (None: it has no TTL).
+    pub expires_in: Option<Duration>,
+    pub holder: Holder,
+}
+
 /// The answer to an attempt that may find the lock held by another request.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Attempt<T> {
     Done(T),
-    /// Another request holds the lock for at most this long (None: it has no TTL).
-    Held(Option<Duration>),
+    Held(HeldBy),
 }
 
 /// What ACQUIRE found, once it got past any holder.
@@ -115,6 +106,9 @@ pub enum Acquired {
     Locked(Option<Vec<u8>>),
     /// [`Which::Existing`] was asked and there is no session with this id.
     Missing,
+    /// `max_waiters` requests already wait for this lock: this one was turned away without
+    /// joining them.
+    TooManyWaiters(HeldBy),
 }
 
 /// Whether a script that needs our lock found it still ours.
@@ -139,6 +133,7 @@ const LOST: i64 = 3;
 const MISSING: i64 = 4;
 const CHANGED: i64 = 5;
 const TAKEN: i64 = 6;
+const BUSY: i64 = 7;
 
 fn ttl_seconds(ttl: Duration) -> u64 {
     ttl.as_secs().max(1)
@@ -163,9 +158,12 @@ fn bytes_of(value: &Value) -> Option<Vec<u8>> {
     }
 }
 
-/// `{HELD, pttl}` as the attempt's answer.
-fn held(pttl: i64) -> Option<Duration> {
-    u64::try_from(pttl).ok().map(Duration::from_millis)
+/// The `pttl, holder` of a `{HELD|BUSY, pttl, holder}` reply.
+fn held_by(pttl: i64, holder: &Value) -> HeldBy {
+    HeldBy {
+        expires_in: u64::try_from(pttl).ok().map(Duration::from_millis),
+        holder: Holder::parse(&bytes_of(holder).unwrap_or_default()),
+    }
 }
 
 /// `{OK}` / `{LOST}`.
@@ -210,6 +208,7 @@ impl SessionStore {
         lock_ttl: Duration,
         which: Which,
         waiter: Waiter,
+        max_waiters: u32,
     ) -> RedisResult<Attempt<Acquired>> {
         let reply: Vec<Value> = self
             .script(&scripts::ACQUIRE)
@@ -221,6 +220,7 @@ impl SessionStore {
             }) // which
             .arg(waiter.arg()) // waiter
             .arg(WAITING_TTL_MS) // waiting_ttl_ms
+            .arg(max_waiters) // max_waiters
             .invoke(conn)?;
         match reply.as_slice() {
             [Value::Int(OK), Value::Nil] | [Value::Int(OK)] => {
@@ -229,7 +229,12 @@ impl SessionStore {
             [Value::Int(OK), data @ Value::BulkString(_)] => {
                 Ok(Attempt::Done(Acquired::Locked(bytes_of(data))))
             }
-            [Value::Int(HELD), Value::Int(pttl)] => Ok(Attempt::Held(held(*pttl))),
+            [Value::Int(HELD), Value::Int(pttl), holder] => {
+                Ok(Attempt::Held(held_by(*pttl, holder)))
+            }
+            [Value::Int(BUSY), Value::Int(pttl), holder] => Ok(Attempt::Done(
+                Acquired::TooManyWaiters(held_by(*pttl, holder)),
+            )),
             [Value::Int(MISSING)] => Ok(Attempt::Done(Acquired::Missing)),
             _ => unexpected("acquire", &reply),
         }
@@ -297,6 +302,21 @@ impl SessionStore {
         owned("touch", reply)
     }
 
+    /// Extends our lock's lease (the renewal thread's one command).
+    pub fn renew(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        lease: Duration,
+    ) -> RedisResult<Owned> {
+        let reply: Vec<Value> = self
+            .script(&scripts::RENEW)
+            .arg(token.as_str()) // token
+            .arg(millis(lease)) // lease_ms
+            .invoke(conn)?;
+        owned("renew", reply)
+    }
+
     pub fn release(&self, conn: &mut dyn ConnectionLike, token: &LockToken) -> RedisResult<Owned> {
         let reply: Vec<Value> = self
             .script(&scripts::RELEASE)
@@ -331,7 +351,9 @@ impl SessionStore {
             .invoke(conn)?;
         match reply.as_slice() {
             [Value::Int(OK)] => Ok(Attempt::Done(())),
-            [Value::Int(HELD), Value::Int(pttl)] => Ok(Attempt::Held(held(*pttl))),
+            [Value::Int(HELD), Value::Int(pttl), holder] => {
+                Ok(Attempt::Held(held_by(*pttl, holder)))
+            }
             _ => unexpected("destroy", &reply),
         }
     }
@@ -406,7 +428,9 @@ impl SessionStore {
             [Value::Int(CHANGED), current @ Value::BulkString(_)] => Ok(Attempt::Done(
                 Cas::Changed(bytes_of(current).unwrap_or_default()),
             )),
-            [Value::Int(HELD), Value::Int(pttl)] => Ok(Attempt::Held(held(*pttl))),
+            [Value::Int(HELD), Value::Int(pttl), holder] => {
+                Ok(Attempt::Held(held_by(*pttl, holder)))
+            }
             _ => unexpected("compare-and-set", &reply),
         }
     }
@@ -436,6 +460,9 @@ pub struct Backoff {
     budget: Duration,
     max_block: Duration,
     next: Duration,
+    /// Attempts that found the lock held, and the holder the last of them found.
+    held_attempts: u32,
+    last_held: Option<HeldBy>,
 }
 
 impl Backoff {
@@ -445,11 +472,32 @@ impl Backoff {
             budget,
             max_block: (read_timeout / 2).max(Duration::from_millis(1)),
             next: FIRST_BACKOFF,
+            held_attempts: 0,
+            last_held: None,
         }
     }
 
     pub fn waited(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    /// How many attempts found the lock held.
+    pub fn held_attempts(&self) -> u32 {
+        self.held_attempts
+    }
+
+    /// The holder the last of those attempts found.
+    pub fn last_held(&self) -> Option<&HeldBy> {
+        self.last_held.as_ref()
+    }
+
+    /// Notes what an attempt found and says how long to wait before the next one, or None when
+    /// the budget is spent.
+    pub fn after_held(&mut self, held: HeldBy) -> Option<Duration> {
+        let wait = self.next_wait(held.expires_in);
+        self.held_attempts += 1;
+        self.last_held = Some(held);
+        wait
     }
 
     /// How long to wait before the next attempt, or None when the budget is spent.
@@ -484,8 +532,9 @@ pub trait Connections {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Waited<T> {
     Done(T),
-    /// The budget ran out after this long; this request no longer counts as waiting.
-    TimedOut(Duration),
+    /// The budget ran out after this long, the lock still held as the last attempt found;
+    /// this request no longer counts as waiting.
+    TimedOut(Duration, HeldBy),
 }
 
 /// The one wait loop: runs `attempt` until it no longer finds the lock held by another request,
@@ -501,18 +550,18 @@ pub fn wait_while_held<T>(
 ) -> SessionResult<Waited<T>> {
     let mut waiter = Waiter::New;
     loop {
-        let expires_in = match redis.run(&mut |conn| attempt(conn, waiter))? {
+        let held = match redis.run(&mut |conn| attempt(conn, waiter))? {
             Attempt::Done(value) => return Ok(Waited::Done(value)),
-            Attempt::Held(expires_in) => expires_in,
+            Attempt::Held(held) => held,
         };
         waiter = Waiter::Waiting;
-        match backoff.next_wait(expires_in) {
+        match backoff.after_held(held.clone()) {
             Some(wait) => {
                 redis.run(&mut |conn| store.wait_for_release(conn, wait))?;
             }
             None => {
                 let _ = redis.run(&mut |conn| store.stop_waiting(conn));
-                return Ok(Waited::TimedOut(backoff.waited()));
+                return Ok(Waited::TimedOut(backoff.waited(), held));
             }
         }
     }

@@ -6,7 +6,7 @@
 /// Every script replies `{code, …}` with one of the codes below.
 const PRELUDE: &str = r#"
 local DATA, LOCK, WAKE, WAITING = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local OK, HELD, LOST, MISSING, CHANGED, TAKEN = 1, 2, 3, 4, 5, 6
+local OK, HELD, LOST, MISSING, CHANGED, TAKEN, BUSY = 1, 2, 3, 4, 5, 6, 7
 
 -- Whether the lock holds this request's token.
 local function owns(token)
@@ -40,9 +40,10 @@ local function stop_waiting(waiter)
   end
 end
 
--- The reply of an attempt that found another request's lock: how long it may still be held.
-local function held()
-  return {HELD, redis.call('PTTL', LOCK)}
+-- The reply of an attempt that found another request's lock: how long it may still be held,
+-- and the lock's value, which names its holder.
+local function held(code)
+  return {code or HELD, redis.call('PTTL', LOCK), redis.call('GET', LOCK)}
 end
 "#;
 
@@ -54,11 +55,13 @@ macro_rules! script {
 pub(super) type Lua = std::sync::LazyLock<redis::Script>;
 
 /// Takes the lock and reads the data in one step. A retry after a reply was lost finds its own
-/// token and counts as taken. `which` = 'existing' leaves an unknown id alone (validate_sid).
-/// {OK, data|false} | {HELD, pttl} | {MISSING}
+/// token and counts as taken. `which` = 'existing' leaves an unknown id alone (validate_sid). A
+/// newcomer that finds `max_waiters` requests already waiting (0 = no cap) is turned away.
+/// {OK, data|false} | {HELD, pttl, holder} | {BUSY, pttl, holder} | {MISSING}
 pub(super) static ACQUIRE: Lua = script!(
     r#"
-local token, lock_ttl_ms, which, waiter, waiting_ttl_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local token, lock_ttl_ms, which, waiter, waiting_ttl_ms, max_waiters =
+  ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
 if which == 'existing' and redis.call('EXISTS', DATA) == 0 then
   stop_waiting(waiter)
   return {MISSING}
@@ -67,8 +70,23 @@ if redis.call('SET', LOCK, token, 'NX', 'PX', lock_ttl_ms) or owns(token) then
   stop_waiting(waiter)
   return {OK, redis.call('GET', DATA)}
 end
+if waiter ~= 'waiting' and max_waiters > 0
+    and (tonumber(redis.call('GET', WAITING)) or 0) >= max_waiters then
+  return held(BUSY)
+end
 keep_waiting(waiter, waiting_ttl_ms)
 return held()
+"#
+);
+
+/// Extends the lease of a lock that still holds this request's token; a lock that expired or
+/// that another request took is left alone. {OK} | {LOST}
+pub(super) static RENEW: Lua = script!(
+    r#"
+local token, lease_ms = ARGV[1], ARGV[2]
+if not owns(token) then return {LOST} end
+redis.call('PEXPIRE', LOCK, lease_ms)
+return {OK}
 "#
 );
 

@@ -26,8 +26,10 @@
 //! "Released" means the lock goes back (compare-and-delete): nothing is left for close, and a
 //! write after it reports a lost lock.
 
+pub mod info;
 mod optimistic;
 
+use std::cell::Cell;
 use std::time::Duration;
 
 use redis::{ConnectionLike, RedisError, RedisResult};
@@ -35,12 +37,15 @@ use redis::{ConnectionLike, RedisError, RedisResult};
 use crate::codec::SessionSerializer;
 use crate::config::{LockMode, LockTimeoutAction, SavePath, Settings};
 use crate::error::MAX_CREATE_ID_ATTEMPTS;
-pub use crate::error::{RedisCause, SessionError, SessionResult, Warning};
+pub use crate::error::{LostBecause, RedisCause, SessionError, SessionResult, Warning};
 use crate::keys::{is_valid_session_id, SessionKeys};
+use crate::lease::{Lease, LeaseState};
 use crate::pool::{pool_for, Pool};
 use crate::protocol::{
-    wait_while_held, Acquired, Backoff, Connections, LockToken, Owned, SessionStore, Waited, Which,
+    wait_while_held, Acquired, Backoff, Connections, HolderContext, LockToken, Owned, SessionStore,
+    Waited, Which,
 };
+use crate::stats::STATS;
 
 /// What the session_start() on the call stack asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,11 +75,50 @@ impl From<ReadIntent> for Caller {
     }
 }
 
+/// A lock this request holds: its token, and the lease that keeps it alive while the request
+/// runs (dropping this stops the renewals).
+#[derive(Debug)]
+struct Locked {
+    token: LockToken,
+    lease: Lease,
+}
+
+impl Locked {
+    fn new(redis: &Redis, store: &SessionStore, token: LockToken, settings: &Settings) -> Locked {
+        STATS.locks_taken.incr();
+        info::update(|i| i.locks_held += 1);
+        let lease = Lease::start(
+            &redis.pool,
+            store,
+            &token,
+            settings.lock_ttl,
+            settings.lock_max_hold,
+        );
+        Locked { token, lease }
+    }
+
+    /// Why an owner-checked call found the lock gone, as far as the lease knows.
+    fn lost(&self) -> SessionError {
+        STATS.locks_lost.incr();
+        SessionError::LockLost(match self.lease.state() {
+            LeaseState::MaxHoldReached(max_hold) => LostBecause::MaxHold(max_hold),
+            LeaseState::Failing(cause) => LostBecause::RenewalFailed(cause),
+            LeaseState::Renewing | LeaseState::Lost => LostBecause::Expired,
+        })
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        info::update(|i| i.locks_held = i.locks_held.saturating_sub(1));
+    }
+}
+
 /// How this request holds a session it read.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 enum Access {
-    /// We hold the lock with this token.
-    Locked(LockToken),
+    /// We hold the lock.
+    Locked(Locked),
     /// Read without a lock; writes compare-and-set against this base and merge (optimistic
     /// mode, read_and_close).
     Snapshot(Vec<u8>),
@@ -125,10 +169,13 @@ struct Redis {
     endpoint: String,
     /// The socket read timeout in force (the save_path's, else rustredis.read_timeout_ms).
     read_timeout: Duration,
+    /// Commands sent so far.
+    round_trips: Cell<u64>,
 }
 
 impl Redis {
     fn error(&self, err: RedisError) -> SessionError {
+        STATS.record_redis_error(&err);
         let cause = if err.is_timeout() {
             RedisCause::Timeout {
                 read_timeout: self.read_timeout,
@@ -153,14 +200,24 @@ impl Connections for Redis {
         op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> SessionResult<T> {
         let mut conn = self.pool.get().map_err(|e| self.error(e))?;
+        self.count_round_trip();
         match op(&mut *conn) {
             Err(err) if conn.reused() && err.is_connection_dropped() && !err.is_timeout() => {
                 drop(conn);
+                STATS.reconnects.incr();
                 let mut fresh = self.pool.get().map_err(|e| self.error(e))?;
+                self.count_round_trip();
                 op(&mut *fresh).map_err(|e| self.error(e))
             }
             other => other.map_err(|e| self.error(e)),
         }
+    }
+}
+
+impl Redis {
+    fn count_round_trip(&self) {
+        self.round_trips.set(self.round_trips.get() + 1);
+        info::update(|i| i.round_trips += 1);
     }
 }
 
@@ -173,6 +230,10 @@ pub struct SessionHandler {
     active: Option<Session>,
     prefetched: Option<Prefetch>,
     warnings: Vec<Warning>,
+    /// Lines for PHP's error log (rustredis.slow_lock_ms).
+    log_lines: Vec<String>,
+    /// Who this request is, as its locks record it.
+    holder: HolderContext,
 }
 
 impl SessionHandler {
@@ -184,6 +245,7 @@ impl SessionHandler {
         serializer: SessionSerializer,
     ) -> SessionResult<SessionHandler> {
         let save_path = SavePath::parse(save_path).map_err(SessionError::SavePath)?;
+        STATS.sessions_opened.incr();
         let connect_timeout = save_path
             .target
             .connect_timeout
@@ -197,6 +259,7 @@ impl SessionHandler {
                 pool: pool_for(&save_path.target, connect_timeout, read_timeout),
                 endpoint: save_path.target.endpoint.to_string(),
                 read_timeout,
+                round_trips: Cell::new(0),
             },
             prefix: save_path.prefix,
             serializer,
@@ -204,7 +267,14 @@ impl SessionHandler {
             active: None,
             prefetched: None,
             warnings: Vec::new(),
+            log_lines: Vec::new(),
+            holder: HolderContext::this_process("-"),
         })
+    }
+
+    /// What this request runs (`POST /checkout/pay`, a CLI script), as its locks record it.
+    pub fn set_request(&mut self, request: &str) {
+        self.holder.request = request.to_string();
     }
 
     /// open again without a close (session_reset): keep the session and lock we hold.
@@ -232,7 +302,7 @@ impl SessionHandler {
         }
         self.forget_prefetch()?;
         let store = self.store(id);
-        let result = match self.load(&store, intent, Which::Existing) {
+        let result = match self.load(id, &store, intent, Which::Existing) {
             Ok(None) => return Ok(false),
             Ok(Some(loaded)) => Ok(loaded),
             // Saying "invalid" would make PHP hand out a new id and log the user out; let read
@@ -266,7 +336,9 @@ impl SessionHandler {
                 continue;
             };
             let store = self.store(&id);
-            let token = self.wants_lock(intent).then(LockToken::random);
+            let token = self
+                .wants_lock(intent)
+                .then(|| LockToken::new(&self.holder));
             let lock_ttl = self.settings.lock_ttl;
             let result = match self
                 .redis
@@ -278,7 +350,9 @@ impl SessionHandler {
                 }
                 Ok(true) => Ok(Loaded {
                     access: match token {
-                        Some(token) => Access::Locked(token),
+                        Some(token) => {
+                            Access::Locked(Locked::new(&self.redis, &store, token, &self.settings))
+                        }
                         None => self.unlocked_access(b""),
                     },
                     data: Vec::new(),
@@ -323,6 +397,7 @@ impl SessionHandler {
             if prefetch.id == id {
                 let loaded = prefetch.result?;
                 self.activate(id, prefetch.store, loaded.access)?;
+                STATS.bytes_read.add(loaded.data.len() as u64);
                 return Ok(loaded.data);
             }
             self.release_prefetch(prefetch)?;
@@ -336,9 +411,10 @@ impl SessionHandler {
         }
         let store = self.store(id);
         let loaded = self
-            .load(&store, caller.intent, Which::Any)?
+            .load(id, &store, caller.intent, Which::Any)?
             .expect("Which::Any always loads");
         self.activate(id, store, loaded.access)?;
+        STATS.bytes_read.add(loaded.data.len() as u64);
         Ok(loaded.data)
     }
 
@@ -352,15 +428,11 @@ impl SessionHandler {
         if !self.has_read(id)? {
             return self.write_unread(id, data, ttl);
         }
+        STATS.bytes_written.add(data.len() as u64);
         self.with_active(|this, session, access| match access {
-            Access::Locked(token) => {
-                match this.end_lock(session, token, |conn, store, token| {
-                    store.write(conn, token, data, ttl)
-                })? {
-                    Owned::Yes => Ok(()),
-                    Owned::Lost => Err(SessionError::LockLost),
-                }
-            }
+            Access::Locked(locked) => this.end_lock(session, locked, |conn, store, token| {
+                store.write(conn, token, data, ttl)
+            }),
             Access::Snapshot(base) => {
                 this.merge_and_write(&session.store, base, data.to_vec(), ttl)
             }
@@ -371,7 +443,7 @@ impl SessionHandler {
                 session.access = Access::WritesRefused;
                 Err(SessionError::WritesRefused)
             }
-            Access::Released => Err(SessionError::LockLost),
+            Access::Released => Err(SessionError::LockLost(LostBecause::Released)),
         })
     }
 
@@ -383,16 +455,18 @@ impl SessionHandler {
             return self.write(id, data, ttl);
         }
         self.with_active(|this, session, access| match access {
-            Access::Locked(token) => {
-                let touched = this.end_lock(session, token, |conn, store, token| {
+            Access::Locked(locked) => {
+                match this.end_lock(session, locked, |conn, store, token| {
                     store.touch(conn, token, ttl)
-                })?;
-                if touched == Owned::Lost {
+                }) {
                     // Nothing of ours is lost (the data was unchanged), but the operator should
-                    // know the lock TTL is shorter than their requests.
-                    this.warnings.push(Warning::LockExpiredUnchanged);
+                    // know why the lock ended early.
+                    Err(SessionError::LockLost(because)) => {
+                        this.warnings.push(Warning::LockExpiredUnchanged(because));
+                        Ok(())
+                    }
+                    other => other,
                 }
-                Ok(())
             }
             // Unchanged data: renewing the TTL cannot overwrite anyone's write.
             Access::Snapshot(_) | Access::Unlocked => this
@@ -424,14 +498,9 @@ impl SessionHandler {
                 session.access = Access::WritesRefused;
                 Err(SessionError::WritesRefused)
             }
-            Access::Locked(token) => {
-                match this.end_lock(session, token, |conn, store, token| {
-                    store.destroy_owned(conn, token)
-                })? {
-                    Owned::Yes => Ok(()),
-                    Owned::Lost => Err(SessionError::LockLost),
-                }
-            }
+            Access::Locked(locked) => this.end_lock(session, locked, |conn, store, token| {
+                store.destroy_owned(conn, token)
+            }),
             Access::Unlocked => this
                 .redis
                 .run(&mut |conn| session.store.destroy_unlocked(conn)),
@@ -448,6 +517,11 @@ impl SessionHandler {
     /// Warnings of the calls so far that did not fail them (the boundary shows them).
     pub fn take_warnings(&mut self) -> Vec<Warning> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// Lines for PHP's error log of the calls so far (rustredis.slow_lock_ms).
+    pub fn take_log_lines(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.log_lines)
     }
 
     // -- Reading ------------------------------------------------------------------------------
@@ -471,14 +545,25 @@ impl SessionHandler {
     /// Reads `store`'s session as `intent` asks. With [`Which::Existing`], None for an unknown id.
     fn load(
         &mut self,
+        id: &[u8],
         store: &SessionStore,
         intent: ReadIntent,
         which: Which,
     ) -> SessionResult<Option<Loaded>> {
         if self.wants_lock(intent) {
-            return self.lock_and_read(store, which);
+            return self.lock_and_read(id, store, which);
         }
         let data = self.redis.run(&mut |conn| store.read(conn))?;
+        info::update(|i| {
+            i.mode = match (intent, self.settings.lock_mode) {
+                (ReadIntent::ReadAndClose, _) => "read_and_close",
+                (_, LockMode::Optimistic) => "optimistic",
+                _ => "unlocked",
+            }
+        });
+        if intent == ReadIntent::ReadAndClose {
+            STATS.read_and_close_reads.incr();
+        }
         Ok(match data {
             None if which == Which::Existing => None,
             data => {
@@ -494,38 +579,80 @@ impl SessionHandler {
     /// Takes the lock and reads, waiting within rustredis.lock_wait_ms.
     fn lock_and_read(
         &mut self,
+        id: &[u8],
         store: &SessionStore,
         which: Which,
     ) -> SessionResult<Option<Loaded>> {
-        let token = LockToken::random();
-        let lock_ttl = self.settings.lock_ttl;
+        let token = LockToken::new(&self.holder);
+        let (lock_ttl, max_waiters) = (self.settings.lock_ttl, self.settings.max_waiters);
         let mut backoff = Backoff::new(self.settings.lock_wait, self.redis.read_timeout);
         let waited = wait_while_held(&self.redis, store, &mut backoff, |conn, waiter| {
-            store.acquire(conn, &token, lock_ttl, which, waiter)
-        })?;
-        let waited = match waited {
+            store.acquire(conn, &token, lock_ttl, which, waiter, max_waiters)
+        });
+        self.note_wait(id, &backoff);
+        let (waited, held) = match waited? {
             Waited::Done(Acquired::Locked(data)) => {
+                info::update(|i| i.mode = "locked");
+                let locked = Locked::new(&self.redis, store, token, &self.settings);
                 return Ok(Some(Loaded {
-                    access: Access::Locked(token),
+                    access: Access::Locked(locked),
                     data: data.unwrap_or_default(),
-                }))
+                }));
             }
             Waited::Done(Acquired::Missing) => return Ok(None),
-            Waited::TimedOut(waited) => waited,
+            Waited::Done(Acquired::TooManyWaiters(held)) => {
+                STATS.waiters_turned_away.incr();
+                return Err(SessionError::TooManyWaiters {
+                    max_waiters,
+                    holder: held.holder,
+                });
+            }
+            Waited::TimedOut(waited, held) => (waited, held),
+        };
+        STATS.lock_timeouts.incr();
+        let timeout = SessionError::LockTimeout {
+            waited,
+            holder: Some(held.holder),
         };
         match self.settings.on_lock_timeout {
-            LockTimeoutAction::Fail => Err(SessionError::LockTimeout { waited }),
+            LockTimeoutAction::Fail => Err(timeout),
             LockTimeoutAction::ReadOnly => {
                 let data = self.redis.run(&mut |conn| store.read(conn))?;
                 if which == Which::Existing && data.is_none() {
                     return Ok(None);
                 }
-                self.warnings.push(Warning::ContinuingReadOnly { waited });
+                info::update(|i| i.mode = "readonly");
+                self.warnings
+                    .push(Warning::ContinuingReadOnly(timeout.to_string()));
                 Ok(Some(Loaded {
                     access: Access::WritesRefused,
                     data: data.unwrap_or_default(),
                 }))
             }
+        }
+    }
+
+    /// Counts a wait for another request's lock, and logs it when it took longer than
+    /// rustredis.slow_lock_ms.
+    fn note_wait(&mut self, id: &[u8], backoff: &Backoff) {
+        let Some(held) = backoff.last_held() else {
+            return;
+        };
+        let waited = backoff.waited();
+        STATS.record_wait(waited);
+        let holder = held.holder.to_string();
+        info::update(|i| {
+            i.waited += waited;
+            i.held_attempts += backoff.held_attempts();
+            i.waited_for = holder.clone();
+        });
+        if self.settings.slow_lock.is_some_and(|slow| waited > slow) {
+            let shown = String::from_utf8_lossy(&id[..id.len().min(8)]).into_owned();
+            self.log_lines.push(format!(
+                "rustredis: waited {} ms for the lock of session {shown}… (rustredis.slow_lock_ms={}); it was {holder}",
+                waited.as_millis(),
+                self.settings.slow_lock.map_or(0, |d| d.as_millis()),
+            ));
         }
     }
 
@@ -576,17 +703,24 @@ impl SessionHandler {
     /// Runs the Redis call that ends our lock (write, touch or destroy). When the call itself
     /// fails, the token is put back so close() still releases the lock instead of leaving it to
     /// expire; releasing is a compare-and-delete, so doing it after a call that did run is harmless.
-    fn end_lock<T>(
+    /// `Owned::Lost` becomes [`SessionError::LockLost`], with what the lease knows of why.
+    fn end_lock(
         &self,
         session: &mut Session,
-        token: LockToken,
-        mut op: impl FnMut(&mut dyn ConnectionLike, &SessionStore, &LockToken) -> RedisResult<T>,
-    ) -> SessionResult<T> {
-        let result = self.redis.run(&mut |conn| op(conn, &session.store, &token));
-        if result.is_err() {
-            session.access = Access::Locked(token);
+        locked: Locked,
+        mut op: impl FnMut(&mut dyn ConnectionLike, &SessionStore, &LockToken) -> RedisResult<Owned>,
+    ) -> SessionResult<()> {
+        match self
+            .redis
+            .run(&mut |conn| op(conn, &session.store, &locked.token))
+        {
+            Ok(Owned::Yes) => Ok(()),
+            Ok(Owned::Lost) => Err(locked.lost()),
+            Err(err) => {
+                session.access = Access::Locked(locked);
+                Err(err)
+            }
         }
-        result
     }
 
     /// A write (or update_timestamp) of an id this request never read. PHP's `files` handler
@@ -606,17 +740,17 @@ impl SessionHandler {
         match self.settings.lock_mode {
             LockMode::Locked => {
                 let loaded = self
-                    .lock_and_read(&store, Which::Any)?
+                    .lock_and_read(id, &store, Which::Any)?
                     .expect("Which::Any always loads");
-                let Access::Locked(token) = loaded.access else {
+                let Access::Locked(locked) = loaded.access else {
                     return Err(SessionError::WritesRefused);
                 };
                 match self
                     .redis
-                    .run(&mut |conn| store.write(conn, &token, data, ttl))?
+                    .run(&mut |conn| store.write(conn, &locked.token, data, ttl))?
                 {
                     Owned::Yes => Ok(()),
-                    Owned::Lost => Err(SessionError::LockLost),
+                    Owned::Lost => Err(locked.lost()),
                 }
             }
             LockMode::Optimistic => self.merge_and_write(&store, Vec::new(), data.to_vec(), ttl),
@@ -634,7 +768,10 @@ impl SessionHandler {
             store.destroy_unowned(conn, waiter)
         })? {
             Waited::Done(()) => Ok(()),
-            Waited::TimedOut(waited) => Err(SessionError::LockTimeout { waited }),
+            Waited::TimedOut(waited, held) => Err(SessionError::LockTimeout {
+                waited,
+                holder: Some(held.holder),
+            }),
         }
     }
 
@@ -642,9 +779,9 @@ impl SessionHandler {
 
     fn release_active(&mut self) -> SessionResult<()> {
         if let Some(session) = self.active.take() {
-            if let Access::Locked(token) = session.access {
+            if let Access::Locked(locked) = session.access {
                 self.redis
-                    .run(&mut |conn| session.store.release(conn, &token))?;
+                    .run(&mut |conn| session.store.release(conn, &locked.token))?;
             }
         }
         Ok(())
@@ -661,12 +798,12 @@ impl SessionHandler {
     /// A prefetch PHP did not go on to use (it read another id): give back its lock.
     fn release_prefetch(&mut self, prefetch: Prefetch) -> SessionResult<()> {
         if let Ok(Loaded {
-            access: Access::Locked(token),
+            access: Access::Locked(locked),
             ..
         }) = prefetch.result
         {
             self.redis
-                .run(&mut |conn| prefetch.store.release(conn, &token))?;
+                .run(&mut |conn| prefetch.store.release(conn, &locked.token))?;
         }
         Ok(())
     }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use super::{SessionError, SessionHandler, SessionResult, Warning};
 use crate::merge::{three_way_merge, MergeMode, MergeOutcome};
 use crate::protocol::{wait_while_held, Backoff, Cas, SessionStore, Waited};
+use crate::stats::STATS;
 
 /// An optimistic write merges and retries until it lands, within rustredis.lock_wait_ms: every
 /// round some writer wins, so N parallel writers all land within N rounds. This cap only guards
@@ -37,14 +38,21 @@ impl SessionHandler {
                 })? {
                     Waited::Done(Cas::Written) => return Ok(()),
                     Waited::Done(Cas::Changed(theirs)) => theirs,
-                    Waited::TimedOut(waited) => return Err(SessionError::LockTimeout { waited }),
+                    Waited::TimedOut(waited, held) => {
+                        return Err(SessionError::LockTimeout {
+                            waited,
+                            holder: Some(held.holder),
+                        })
+                    }
                 };
             merges += 1;
+            STATS.optimistic_merges.incr();
             if merges > MERGE_ROUNDS_BEFORE_BACKOFF {
                 match crowd_backoff.next_wait(None) {
                     Some(wait) if merges <= MAX_MERGE_ATTEMPTS => std::thread::sleep(wait),
                     _ => {
                         let waited = crowd_backoff.waited();
+                        STATS.conflicts_too_many_writers.incr();
                         return Err(SessionError::TooManyWriters { merges, waited });
                     }
                 }
@@ -57,6 +65,9 @@ impl SessionHandler {
                 self.settings.on_conflict,
             );
             if !merge.overridden_keys.is_empty() {
+                STATS
+                    .overridden_keys
+                    .add(merge.overridden_keys.len() as u64);
                 self.warnings.push(Warning::ReplacedTheirs {
                     keys: merge.overridden_keys,
                 });
@@ -67,10 +78,12 @@ impl SessionHandler {
                     base = theirs;
                 }
                 (MergeOutcome::Conflict { .. }, MergeMode::WholeSession(reason)) => {
-                    return Err(SessionError::WholeSessionConflict { reason })
+                    STATS.conflicts_whole_session.incr();
+                    return Err(SessionError::WholeSessionConflict { reason });
                 }
                 (MergeOutcome::Conflict { keys }, _) => {
-                    return Err(SessionError::Conflict { keys })
+                    STATS.conflicts_keys.incr();
+                    return Err(SessionError::Conflict { keys });
                 }
             }
         }
