@@ -62,6 +62,8 @@ pub enum LostBecause {
     RenewalFailed(String),
     /// The lock was given back already (a write after session_write_close).
     Released,
+    /// A child of pcntl_fork() writing the session its parent locked: the lock is the parent's.
+    InheritedThroughFork,
 }
 
 impl fmt::Display for LostBecause {
@@ -82,6 +84,10 @@ impl fmt::Display for LostBecause {
                 "this request's session lock expired because its lease could not be renewed ({cause})"
             ),
             LostBecause::Released => f.write_str("this request had already released the session lock"),
+            LostBecause::InheritedThroughFork => f.write_str(
+                "this process is a child of pcntl_fork() and the session lock is its parent's (a child starts \
+                 sessions of its own)",
+            ),
         }
     }
 }

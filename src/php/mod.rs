@@ -124,13 +124,16 @@ fn log_line(line: &str) {
     unsafe { php_log_err_with_severity(line.as_ptr(), LOG_NOTICE) };
 }
 
-/// What this request runs, as its locks record it: `POST /checkout/pay` (a web SAPI) or the script
-/// (the CLI).
+/// What this request runs, as its locks record it: `POST /checkout/pay` (a web SAPI: the path,
+/// without the query string, which may carry secrets) or the script (the CLI).
 fn request_description() -> String {
     let globals = ext_php_rs::zend::SapiGlobals::get();
     let info = globals.request_info();
     match (info.request_method(), info.request_uri()) {
-        (Some(method), Some(uri)) => format!("{method} {uri}"),
+        (Some(method), Some(uri)) => {
+            let path = uri.split('?').next().unwrap_or_default();
+            format!("{method} {path}")
+        }
         _ => match info.path_translated() {
             Some(script) if !script.is_empty() => format!("php {script}"),
             _ => "php".to_string(),

@@ -81,6 +81,8 @@ impl From<ReadIntent> for Caller {
 struct Locked {
     token: LockToken,
     lease: Lease,
+    /// The process that took it: a child of pcntl_fork() inherits a copy, which is not its own.
+    pid: u32,
 }
 
 impl Locked {
@@ -94,7 +96,17 @@ impl Locked {
             settings.lock_ttl,
             settings.lock_max_hold,
         );
-        Locked { token, lease }
+        Locked {
+            token,
+            lease,
+            pid: std::process::id(),
+        }
+    }
+
+    /// Inherited through fork(): the parent's lock, which the child must not write under,
+    /// release or renew.
+    fn inherited(&self) -> bool {
+        self.pid != std::process::id()
     }
 
     /// Why an owner-checked call found the lock gone, as far as the lease knows.
@@ -710,6 +722,9 @@ impl SessionHandler {
         locked: Locked,
         mut op: impl FnMut(&mut dyn ConnectionLike, &SessionStore, &LockToken) -> RedisResult<Owned>,
     ) -> SessionResult<()> {
+        if locked.inherited() {
+            return Err(SessionError::LockLost(LostBecause::InheritedThroughFork));
+        }
         match self
             .redis
             .run(&mut |conn| op(conn, &session.store, &locked.token))
@@ -780,8 +795,10 @@ impl SessionHandler {
     fn release_active(&mut self) -> SessionResult<()> {
         if let Some(session) = self.active.take() {
             if let Access::Locked(locked) = session.access {
-                self.redis
-                    .run(&mut |conn| session.store.release(conn, &locked.token))?;
+                if !locked.inherited() {
+                    self.redis
+                        .run(&mut |conn| session.store.release(conn, &locked.token))?;
+                }
             }
         }
         Ok(())
@@ -802,8 +819,10 @@ impl SessionHandler {
             ..
         }) = prefetch.result
         {
-            self.redis
-                .run(&mut |conn| prefetch.store.release(conn, &locked.token))?;
+            if !locked.inherited() {
+                self.redis
+                    .run(&mut |conn| prefetch.store.release(conn, &locked.token))?;
+            }
         }
         Ok(())
     }
