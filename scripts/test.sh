@@ -54,7 +54,7 @@ RUN_TESTS=${RUN_TESTS:-$("$PHP_CONFIG" --extension-dir)/build/run-tests.php}
 PHP_BIN=$PHP
 # Children spawned by the tests need the same environment; keep it out of php.ini (-n).
 set +e
-NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$PHP_BIN "$PHP_BIN" -n "$RUN_TESTS" -n -P -q -j2 --show-diff \
+NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$PHP_BIN "$PHP_BIN" -n "$RUN_TESTS" -n -P -q -j2 --set-timeout 300 --show-diff \
   -d "extension=$EXT" php-tests/ 2>&1 | tee "$RR_TMP/phpt.log"
 set -e
 # A thread-safe PHP with the embed SAPI also runs requests on several threads of one process, as
