@@ -8,6 +8,18 @@
 //!
 //! Anything we cannot treat as independent entries is refused with a [`SplitError`], and the
 //! caller falls back to treating the session as one opaque value.
+//!
+//! PHP numbers every value of a session, across all its entries, in encoded order, and a
+//! back-reference (`r:N;`, `R:N;`) names a value by that number. A merge that drops, adds or
+//! reorders entries renumbers what follows, so a reference would silently point elsewhere (PHP
+//! then reads a wrong value, or `false` with only a notice). Entries are therefore independent
+//! only when no value refers to another by number, and we split a session only when we can see
+//! that: every `r:`/`R:` is refused ([`SplitError::References`]), and so is every `Serializable`
+//! object (`C:`, [`SplitError::Serializable`]), because its payload is the class's own format,
+//! opaque to us, while the `serialize()`/`unserialize()` calls inside `Serializable::serialize()`
+//! and `unserialize()` share the session's numbering and may write or resolve references there.
+//! (`__serialize()`, `__unserialize()`, `__sleep()` and `__wakeup()` run in a numbering of their
+//! own; the members of `O:` objects are parsed like arrays, so their references are seen.)
 
 use std::collections::HashSet;
 use std::fmt;
@@ -69,6 +81,12 @@ pub enum SplitError {
     /// The session uses `R:`/`r:` back-references. They number values across the whole
     /// session, so its entries cannot be moved or replaced independently.
     References,
+    /// The session holds an object of a class implementing `Serializable` (`C:` encoding).
+    /// Its payload is opaque and may hold back-references into the session's numbering (see
+    /// the module documentation), so the session is refused like one with [`References`].
+    ///
+    /// [`References`]: SplitError::References
+    Serializable,
     /// Arrays/objects are nested deeper than [`MAX_DEPTH`].
     TooDeep,
 }
@@ -81,6 +99,10 @@ impl fmt::Display for SplitError {
                 write!(f, "malformed session data at byte {offset}: {reason}")
             }
             SplitError::References => f.write_str("session data contains references"),
+            SplitError::Serializable => f.write_str(
+                "session data contains an object of a class implementing Serializable (`C:` \
+                 encoding), whose payload may refer to other session values",
+            ),
             SplitError::TooDeep => {
                 write!(f, "session data is nested deeper than {MAX_DEPTH} levels")
             }
@@ -478,14 +500,16 @@ impl<'a> Parser<'a> {
                 return self.nested_members(count, depth);
             }
             b'C' => {
-                // `C:<len>:"<class>":<len>:{<payload>}` (Serializable): the payload is opaque.
+                // `C:<len>:"<class>":<len>:{<payload>}` (Serializable): the payload is opaque,
+                // and may refer to any value of the session (see the module documentation).
                 self.class_name()?;
                 self.expect(b':', "expected `:` after the class name")?;
                 let payload_len = self.unsigned()?;
                 self.expect(b':', "expected `:` after the payload length")?;
                 self.expect(b'{', "expected `{` before the payload")?;
                 self.take(payload_len)?;
-                return self.expect(b'}', "expected `}` after the payload");
+                self.expect(b'}', "expected `}` after the payload")?;
+                return Err(SplitError::Serializable);
             }
             b'R' | b'r' => {
                 self.unsigned()?;
@@ -624,8 +648,6 @@ mod tests {
             b"O:8:\"stdClass\":1:{s:1:\"p\";i:1;}",
             b"O:3:\"Foo\":2:{s:6:\"\0Foo\0x\";N;s:4:\"\0*\0y\";a:0:{}}",
             b"O:3:\"Bar\":2:{i:0;i:1;i:1;s:1:\"}\";}",
-            b"C:11:\"ArrayObject\":21:{x:i:0;a:0:{};m:a:0:{}}",
-            b"C:3:\"Foo\":0:{}",
             b"E:7:\"Foo:Bar\";",
             b"a:1:{s:1:\"k\";E:11:\"Suit:Hearts\";}",
         ];
@@ -686,6 +708,43 @@ mod tests {
             split(&PHP, b"a|O:3:\"Foo\":1:{s:1:\"p\";R:2;}"),
             Err(SplitError::References)
         );
+    }
+
+    #[test]
+    fn serializable_objects_are_refused() {
+        // What PHP 8.2 writes for `$_SESSION = ['a' => 1, 'shared' => $o, 'box' => new Box([$o,
+        // $o]), 'z' => 2]` where Box::serialize() returns serialize($this->items): the payload's
+        // `r:2;` is the session's value 2, `shared`. Dropping `a` would make it name a property.
+        let session = b"a|i:1;shared|O:8:\"stdClass\":1:{s:1:\"v\";i:1;}\
+                        box|C:3:\"Box\":22:{a:2:{i:0;r:2;i:1;r:2;}}z|i:2;";
+        assert_eq!(split(&PHP, session), Err(SplitError::Serializable));
+        for value in [
+            &b"C:11:\"ArrayObject\":21:{x:i:0;a:0:{};m:a:0:{}}"[..],
+            b"C:3:\"Foo\":0:{}",
+            // Whatever the payload holds, also nothing that looks like a reference.
+            b"C:3:\"Foo\":4:{r:1;}",
+            b"C:3:\"Foo\":2:{}}}",
+            // Nested in an array or an object.
+            b"a:1:{i:0;C:3:\"Foo\":0:{}}",
+            b"O:3:\"Bar\":1:{s:1:\"p\";C:3:\"Foo\":0:{}}",
+        ] {
+            let php = [b"x|i:1;v|".as_slice(), value].concat();
+            assert_eq!(
+                split(&PHP, &php),
+                Err(SplitError::Serializable),
+                "{value:?}"
+            );
+            let php_serialize = [b"a:2:{i:0;N;s:1:\"v\";".as_slice(), value, b"}"].concat();
+            assert_eq!(
+                split(&PHP_SERIALIZE, &php_serialize),
+                Err(SplitError::Serializable),
+                "{value:?}"
+            );
+        }
+        // A malformed `C:` is reported as malformed, not as Serializable.
+        assert!(is_malformed(split(&PHP, b"v|C:3:\"Foo\":2:{a}")));
+        // The same bytes inside a string are a string.
+        assert_round_trip(&PHP, b"v|s:14:\"C:3:\"Foo\":0:{}\";");
     }
 
     #[test]
@@ -823,6 +882,33 @@ mod tests {
                 .collect();
             prop_assert_eq!(actual, expected);
             prop_assert_eq!(join(&PHP_SERIALIZE, &session.entries), data);
+        }
+
+        #[test]
+        fn sessions_holding_serializable_objects_are_refused(
+            php in prop::collection::vec((php_name(), value_or_serializable()), 0..6),
+            php_serialize in prop::collection::vec((key(), value_or_serializable()), 0..6),
+        ) {
+            let (php, php_serialize) = (dedup_by_key(php), dedup_by_key(php_serialize));
+            for (ser, data, serializable) in [
+                (
+                    &PHP,
+                    php_session(&php),
+                    php.iter().any(|(_, value)| contains_serializable(value)),
+                ),
+                (
+                    &PHP_SERIALIZE,
+                    php_serialize_session(&php_serialize),
+                    php_serialize.iter().any(|(_, value)| contains_serializable(value)),
+                ),
+            ] {
+                let result = split(ser, &data);
+                if serializable {
+                    prop_assert_eq!(result, Err(SplitError::Serializable));
+                } else {
+                    prop_assert_eq!(join(ser, &result.unwrap().entries), data);
+                }
+            }
         }
 
         #[test]

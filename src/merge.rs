@@ -568,29 +568,62 @@ mod tests {
         assert_eq!(merged(result), b"a|i:2;b|i:3;x|N;".to_vec());
     }
 
-    #[test]
-    fn references_fall_back_to_whole_session() {
-        let base = b"a|a:1:{i:0;i:1;}b|R:1;";
-        let mine = b"a|a:1:{i:0;i:2;}b|R:1;";
-        let theirs = b"a|a:1:{i:0;i:1;}b|R:1;c|N;";
-        let result = merge(&PHP, base, mine, theirs, ConflictPolicy::KeepTheirs);
-        assert_eq!(result.mode, MergeMode::WholeSession(SplitError::References));
+    /// Both sides changed a session that cannot be split for `reason`: a conflict on the whole
+    /// session, and under MineWins our bytes as they are.
+    fn assert_whole_session_conflict(
+        ser: &SessionSerializer,
+        (base, mine, theirs): (&[u8], &[u8], &[u8]),
+        reason: SplitError,
+    ) {
+        let result = merge(ser, base, mine, theirs, ConflictPolicy::KeepTheirs);
+        assert_eq!(result.mode, MergeMode::WholeSession(reason));
         assert_eq!(
             result.outcome,
             MergeOutcome::Conflict {
                 keys: vec![WHOLE_SESSION.into()]
             }
         );
-
-        let result = merge(&PHP, base, mine, theirs, ConflictPolicy::MineWins);
+        let result = merge(ser, base, mine, theirs, ConflictPolicy::MineWins);
+        assert_eq!(result.mode, MergeMode::WholeSession(reason));
         assert_eq!(result.overridden_keys, vec![WHOLE_SESSION.to_owned()]);
         assert_eq!(merged(result), mine.to_vec());
+    }
+
+    #[test]
+    fn references_fall_back_to_whole_session() {
+        let base = b"a|a:1:{i:0;i:1;}b|R:1;";
+        let mine = b"a|a:1:{i:0;i:2;}b|R:1;";
+        let theirs = b"a|a:1:{i:0;i:1;}b|R:1;c|N;";
+        assert_whole_session_conflict(&PHP, (base, mine, theirs), SplitError::References);
 
         // Only one side changed: no conflict even though nothing can be split.
         let result = merge(&PHP, base, mine, base, ConflictPolicy::KeepTheirs);
         assert_eq!(merged(result), mine.to_vec());
         let result = merge(&PHP, base, base, theirs, ConflictPolicy::KeepTheirs);
         assert_eq!(merged(result), theirs.to_vec());
+    }
+
+    #[test]
+    fn serializable_objects_fall_back_to_whole_session() {
+        // PHP 8.2's bytes for a Box implementing Serializable (its serialize() returns
+        // serialize($this->items)) that holds the object in `shared`: `r:1;` is value 1.
+        let base = b"shared|O:8:\"stdClass\":0:{}box|C:3:\"Box\":14:{a:1:{i:0;r:1;}}x|i:1;";
+        // We store a new object in `n` and a new Box of both objects: `box` moves behind `n`,
+        // and its payload names `n` as value 3.
+        let mine = b"shared|O:8:\"stdClass\":0:{}x|i:1;n|O:8:\"stdClass\":1:{s:1:\"p\";i:1;}\
+                     box|C:3:\"Box\":22:{a:2:{i:0;r:1;i:1;r:3;}}";
+        // They change `x` only.
+        let theirs = b"shared|O:8:\"stdClass\":0:{}box|C:3:\"Box\":14:{a:1:{i:0;r:1;}}x|i:2;";
+        // Key by key, the merge would write our `box` before `x` and `n`, where `r:3;` is inside
+        // the Box itself: PHP reads the Box's items as false, with only a notice. Instead:
+        assert_whole_session_conflict(&PHP, (base, mine, theirs), SplitError::Serializable);
+
+        // A Serializable object nested in a key that is merged one level down (Symfony's bag)
+        // makes the whole session unsplittable too.
+        let base = symfony("a:1:{s:1:\"o\";C:3:\"Box\":6:{a:0:{}}}", 100);
+        let mine = symfony("a:2:{s:1:\"o\";C:3:\"Box\":6:{a:0:{}}s:1:\"a\";i:1;}", 105);
+        let theirs = symfony("a:2:{s:1:\"o\";C:3:\"Box\":6:{a:0:{}}s:1:\"b\";i:1;}", 103);
+        assert_whole_session_conflict(&PHP, (&base, &mine, &theirs), SplitError::Serializable);
     }
 
     #[test]
@@ -763,6 +796,105 @@ mod tests {
         Ok(())
     }
 
+    /// A base session and each side's edits (of its keys or of new ones, the two sides' edits
+    /// may overlap), where at least one of the three sessions holds a `Serializable` object:
+    /// one is put into the base, or set by one side's last edit. Edit values may hold more.
+    fn serializable_scenario(
+        ser: SessionSerializer,
+    ) -> impl Strategy<Value = (Session, Edits, Edits)> {
+        let any_edit = prop_oneof![
+            3 => php_model::value_or_serializable()
+                .prop_map(|value| Edit::Set(php_model::serialize(&value))),
+            1 => Just(Edit::Delete),
+        ];
+        let side = prop::collection::vec(
+            (
+                any::<prop::sample::Index>(),
+                entry_key(&ser),
+                any::<bool>(),
+                any_edit,
+            ),
+            0..4,
+        );
+        let object = (
+            entry_key(&ser),
+            php_model::holding_serializable().prop_map(|value| php_model::serialize(&value)),
+            any::<prop::sample::Index>(),
+            0..3usize,
+        );
+        (session(&ser), side.clone(), side, object).prop_map(
+            |(mut base, mine, theirs, (key, value, index, holder))| {
+                if holder == 0 {
+                    base.retain(|(existing, _)| *existing != key);
+                    base.insert(index.index(base.len() + 1), (key.clone(), value.clone()));
+                }
+                let edits = |side: Vec<(prop::sample::Index, Vec<u8>, bool, Edit)>| -> Edits {
+                    side.into_iter()
+                        .map(|(index, new_key, existing, edit)| match existing {
+                            true if !base.is_empty() => {
+                                (base[index.index(base.len())].0.clone(), edit)
+                            }
+                            _ => (new_key, edit),
+                        })
+                        .collect()
+                };
+                let (mut mine, mut theirs) = (edits(mine), edits(theirs));
+                match holder {
+                    1 => mine.push((key, Edit::Set(value))),
+                    2 => theirs.push((key, Edit::Set(value))),
+                    _ => {}
+                }
+                (base, mine, theirs)
+            },
+        )
+    }
+
+    /// A merge of sessions holding a `Serializable` object never goes key by key: what it writes
+    /// is always one side's session, byte for byte as PHP encoded it, so PHP decodes exactly what
+    /// one request wrote (never a splice in which a payload's back-references would name other
+    /// values), and a change by both sides is reported on the whole session.
+    fn check_serializable_merge(
+        ser: &SessionSerializer,
+        base: Session,
+        mine_edits: Edits,
+        theirs_edits: Edits,
+    ) -> Result<(), TestCaseError> {
+        let (mine, theirs) = (apply(&base, &mine_edits), apply(&base, &theirs_edits));
+        let (base, mine, theirs) = (encode(ser, &base), encode(ser, &mine), encode(ser, &theirs));
+        let whole = vec![WHOLE_SESSION.to_owned()];
+        for policy in [ConflictPolicy::KeepTheirs, ConflictPolicy::MineWins] {
+            let result = three_way_merge(ser, &base, &mine, &theirs, policy);
+            prop_assert_ne!(result.mode, MergeMode::PerKey);
+            if theirs == base || mine == base {
+                let changed = if theirs == base { &mine } else { &theirs };
+                prop_assert_eq!(result.mode, MergeMode::OneSided);
+                prop_assert!(result.overridden_keys.is_empty());
+                prop_assert_eq!(result.outcome, MergeOutcome::Merged(changed.clone()));
+                continue;
+            }
+            prop_assert_eq!(
+                result.mode,
+                MergeMode::WholeSession(SplitError::Serializable)
+            );
+            match policy {
+                ConflictPolicy::KeepTheirs => {
+                    prop_assert!(result.overridden_keys.is_empty());
+                    prop_assert_eq!(
+                        result.outcome,
+                        MergeOutcome::Conflict {
+                            keys: whole.clone()
+                        }
+                    );
+                }
+                ConflictPolicy::MineWins => {
+                    prop_assert_eq!(&result.overridden_keys, &whole);
+                    prop_assert_eq!(result.outcome, MergeOutcome::Merged(mine.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn non_empty_session(ser: &SessionSerializer) -> impl Strategy<Value = Session> {
         session(ser).prop_filter("needs a key", |session| !session.is_empty())
     }
@@ -802,6 +934,20 @@ mod tests {
             theirs_value in serialized_value(),
         ) {
             check_conflict(&PHP_SERIALIZE, base, index, mine_value, theirs_value)?;
+        }
+
+        #[test]
+        fn php_serializable_objects_never_merge_per_key(
+            (base, mine, theirs) in serializable_scenario(PHP)
+        ) {
+            check_serializable_merge(&PHP, base, mine, theirs)?;
+        }
+
+        #[test]
+        fn php_serialize_serializable_objects_never_merge_per_key(
+            (base, mine, theirs) in serializable_scenario(PHP_SERIALIZE)
+        ) {
+            check_serializable_merge(&PHP_SERIALIZE, base, mine, theirs)?;
         }
 
         #[test]

@@ -196,8 +196,8 @@ pub fn key() -> BoxedStrategy<PhpKey> {
     .boxed()
 }
 
-pub fn value() -> impl Strategy<Value = PhpValue> {
-    let leaf = prop_oneof![
+fn scalar() -> BoxedStrategy<PhpValue> {
+    prop_oneof![
         Just(PhpValue::Null),
         any::<bool>().prop_map(PhpValue::Bool),
         any::<i64>().prop_map(PhpValue::Int),
@@ -205,9 +205,12 @@ pub fn value() -> impl Strategy<Value = PhpValue> {
         tricky_bytes(16).prop_map(PhpValue::Str),
         (class_name(), class_name())
             .prop_map(|(class, case)| PhpValue::Enum(format!("{class}:{case}"))),
-        (class_name(), tricky_bytes(16))
-            .prop_map(|(class, payload)| PhpValue::Serializable { class, payload }),
-    ];
+    ]
+    .boxed()
+}
+
+/// Arrays and objects of `leaf` values, a few levels deep.
+fn tree(leaf: BoxedStrategy<PhpValue>) -> BoxedStrategy<PhpValue> {
     leaf.prop_recursive(4, 48, 5, |inner| {
         let members = prop::collection::vec((key(), inner), 0..5);
         prop_oneof![
@@ -216,6 +219,77 @@ pub fn value() -> impl Strategy<Value = PhpValue> {
                 .prop_map(|(class, properties)| PhpValue::Object { class, properties }),
         ]
     })
+    .boxed()
+}
+
+/// Any value but a `Serializable` object: the values whose sessions `codec` splits into keys.
+pub fn value() -> impl Strategy<Value = PhpValue> {
+    tree(scalar())
+}
+
+/// Any value, `Serializable` objects (see [`serializable`]) included.
+pub fn value_or_serializable() -> impl Strategy<Value = PhpValue> {
+    tree(prop_oneof![4 => scalar(), 1 => serializable()].boxed())
+}
+
+/// A value that holds a `Serializable` object: one, or an array or object with one among its
+/// members.
+pub fn holding_serializable() -> impl Strategy<Value = PhpValue> {
+    let members = prop::collection::vec((key(), value_or_serializable()), 0..3);
+    prop_oneof![
+        serializable(),
+        (
+            serializable(),
+            key(),
+            members,
+            prop::option::of(class_name())
+        )
+            .prop_map(|(object, key, mut members, class)| {
+                members.insert(0, (key, object));
+                let members = dedup_by_key(members);
+                match class {
+                    Some(class) => PhpValue::Object {
+                        class,
+                        properties: members,
+                    },
+                    None => PhpValue::Array(members),
+                }
+            }),
+    ]
+}
+
+/// An object of a class implementing `Serializable`. Its payload is whatever the class's
+/// serialize() returned: often serialized values, which (written by a nested `serialize()`
+/// sharing the session's numbering) may include back-references `r:N;`/`R:N;` to any value of
+/// the session, as ArrayObject and SplObjectStorage payloads did before PHP 7.4.
+pub fn serializable() -> BoxedStrategy<PhpValue> {
+    let fragment = prop_oneof![
+        tricky_bytes(8),
+        (1..12usize).prop_map(|number| format!("r:{number};").into_bytes()),
+        (1..12usize).prop_map(|number| format!("R:{number};").into_bytes()),
+        scalar().prop_map(|value| serialize(&value)),
+    ];
+    (class_name(), prop::collection::vec(fragment, 0..4))
+        .prop_map(|(class, fragments)| PhpValue::Serializable {
+            class,
+            payload: fragments.concat(),
+        })
+        .boxed()
+}
+
+/// Whether `value` is or holds a `Serializable` object.
+pub fn contains_serializable(value: &PhpValue) -> bool {
+    match value {
+        PhpValue::Serializable { .. } => true,
+        PhpValue::Array(members)
+        | PhpValue::Object {
+            properties: members,
+            ..
+        } => members
+            .iter()
+            .any(|(_, member)| contains_serializable(member)),
+        _ => false,
+    }
 }
 
 /// A `php`-serializer variable name: any bytes but `|`.
@@ -234,10 +308,12 @@ pub fn dedup_by_key<K: PartialEq, V>(entries: Vec<(K, V)>) -> Vec<(K, V)> {
     unique
 }
 
+/// `php`-serializer sessions of [`value`]s.
 pub fn php_entries() -> impl Strategy<Value = Vec<(Vec<u8>, PhpValue)>> {
     prop::collection::vec((php_name(), value()), 0..6).prop_map(dedup_by_key)
 }
 
+/// `php_serialize`-serializer sessions of [`value`]s.
 pub fn php_serialize_entries() -> impl Strategy<Value = Vec<(PhpKey, PhpValue)>> {
     prop::collection::vec((key(), value()), 0..6).prop_map(dedup_by_key)
 }
