@@ -1,0 +1,71 @@
+//! The connection pools (`rustredis::pool`) against a real Redis: what one process keeps stays
+//! bounded. The idle connections are the whole process's, so these tests take turns.
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::*;
+use rustredis::config::LockMode;
+use rustredis::pool::{self, MAX_IDLE, MAX_POOLS};
+use rustredis::session::{ReadIntent, SessionHandler};
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// This process's open sockets, as /proc/self/fd links to `socket:[inode]`.
+fn open_sockets() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|fd| {
+            std::fs::read_link(fd.path())
+                .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
+        })
+        .count()
+}
+
+#[test]
+fn distinct_timeouts_keep_pools_and_sockets_bounded() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let path = save_path();
+    let before = open_sockets();
+    // Held open throughout, while the pool of its target is dropped for the newer ones.
+    let mut held = SessionHandler::open(
+        &format!("{path}&timeout=0.5"),
+        settings(LockMode::Locked),
+        php(),
+    )
+    .unwrap();
+    held.read(b"held", ReadIntent::ReadWrite).unwrap();
+
+    for n in 0..2_000 {
+        // Each save_path its own target: timeout=1.000 to timeout=2.999.
+        let timeout = format!("{}.{:03}", 1 + n / 1_000, n % 1_000);
+        let mut h = SessionHandler::open(
+            &format!("{path}&timeout={timeout}"),
+            settings(LockMode::Locked),
+            php(),
+        )
+        .unwrap();
+        assert_eq!(h.read(b"many", ReadIntent::ReadWrite).unwrap(), b"");
+        h.close().unwrap();
+        let stats = pool::stats();
+        assert!(
+            stats.pools <= MAX_POOLS && stats.idle_connections <= MAX_IDLE,
+            "{stats:?} after {} targets",
+            n + 1
+        );
+    }
+    let sockets = open_sockets();
+    assert!(
+        sockets <= before + MAX_IDLE,
+        "{sockets} sockets open after 2,000 targets, {before} before"
+    );
+
+    // The handler whose pool was dropped still works.
+    held.write(b"held", b"h|i:1;", TTL).unwrap();
+    held.close().unwrap();
+    assert_eq!(stored_session(&path, "held"), b"h|i:1;");
+}
