@@ -17,7 +17,10 @@
 //! connections to at most [`MAX_POOLS`] targets, the least recently used one closed first, at most
 //! [`MAX_IDLE_PER_POOL`] per target and [`MAX_IDLE`] in all. A [`Pool`] handle holds no
 //! connection, so a handler whose target was dropped meanwhile keeps working: it connects anew,
-//! and what it gives back is kept again.
+//! and what it gives back is kept again. A connection that carried a reply over
+//! [`MAX_REUSED_REPLY_BYTES`] is closed after use instead of kept: redis-rs reads replies into a
+//! buffer that keeps the capacity of the largest one for the connection's lifetime, and has no
+//! way to shrink it, so only closing the connection gives that memory back.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
@@ -36,32 +39,73 @@ use crate::config::{Endpoint, RedisTarget};
 /// redis-rs keeps a connection open after a read timeout, but the late reply may still arrive and
 /// would then be read as the answer to the next request's command. Any error that is not a plain
 /// Redis error reply (I/O, timeout, protocol) therefore retires the connection.
+///
+/// It also remembers a reply too large to keep the connection for (see the module documentation).
 pub struct RedisConnection {
     inner: redis::Connection,
     broken: bool,
+    /// A reply over [`MAX_REUSED_REPLY_BYTES`] went through.
+    oversized: bool,
     /// The process that opened it.
     pid: u32,
 }
 
 impl RedisConnection {
-    fn track<T>(&mut self, result: RedisResult<T>) -> RedisResult<T> {
-        if let Err(err) = &result {
-            if err.is_io_error()
-                || err.is_timeout()
-                || err.is_connection_dropped()
-                || err.kind() == ErrorKind::Parse
-            {
-                self.broken = true;
+    fn track<T>(
+        &mut self,
+        result: RedisResult<T>,
+        size: impl FnOnce(&T) -> usize,
+    ) -> RedisResult<T> {
+        match &result {
+            Ok(reply) => {
+                if size(reply) > MAX_REUSED_REPLY_BYTES {
+                    self.oversized = true;
+                }
+            }
+            Err(err) => {
+                if err.is_io_error()
+                    || err.is_timeout()
+                    || err.is_connection_dropped()
+                    || err.kind() == ErrorKind::Parse
+                {
+                    self.broken = true;
+                }
             }
         }
         result
     }
+
+    /// Whether it may be kept idle for another checkout.
+    fn reusable(&self) -> bool {
+        self.is_open() && !self.oversized
+    }
+}
+
+/// About how many bytes a reply took to read: the strings in it.
+fn reply_size(reply: &Value) -> usize {
+    match reply {
+        Value::BulkString(bytes) => bytes.len(),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.len(),
+        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+            items.iter().map(reply_size).sum()
+        }
+        Value::Map(pairs) => pairs_size(pairs),
+        Value::Attribute { data, attributes } => reply_size(data) + pairs_size(attributes),
+        _ => 0,
+    }
+}
+
+fn pairs_size(pairs: &[(Value, Value)]) -> usize {
+    pairs
+        .iter()
+        .map(|(key, value)| reply_size(key) + reply_size(value))
+        .sum()
 }
 
 impl ConnectionLike for RedisConnection {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
         let result = self.inner.req_packed_command(cmd);
-        self.track(result)
+        self.track(result, reply_size)
     }
 
     fn req_packed_commands(
@@ -71,7 +115,7 @@ impl ConnectionLike for RedisConnection {
         count: usize,
     ) -> RedisResult<Vec<Value>> {
         let result = self.inner.req_packed_commands(cmd, offset, count);
-        self.track(result)
+        self.track(result, |replies| replies.iter().map(reply_size).sum())
     }
 
     fn get_db(&self) -> i64 {
@@ -150,6 +194,7 @@ impl RedisConnector {
         Ok(RedisConnection {
             inner: conn,
             broken: false,
+            oversized: false,
             pid: std::process::id(),
         })
     }
@@ -161,6 +206,8 @@ pub const MAX_POOLS: usize = 16;
 pub const MAX_IDLE_PER_POOL: usize = 4;
 /// Idle connections a process keeps, all targets together.
 pub const MAX_IDLE: usize = 16;
+/// A connection that carried a larger reply is closed after use (see the module documentation).
+pub const MAX_REUSED_REPLY_BYTES: usize = 1 << 20;
 
 /// Everything that makes two connections interchangeable.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -307,7 +354,8 @@ impl Pool {
     }
 }
 
-/// A connection on loan; it goes back to the idle ones when dropped, unless it is broken.
+/// A connection on loan; it goes back to the idle ones when dropped, if it may (see
+/// [`RedisConnection`]).
 pub struct PooledConnection {
     conn: Option<RedisConnection>,
     target: Arc<Target>,
@@ -342,7 +390,7 @@ impl Drop for PooledConnection {
         if conn.pid != std::process::id() {
             // On loan across a fork: the parent still owns the socket.
             std::mem::forget(conn);
-        } else if conn.is_open() {
+        } else if conn.reusable() {
             let key = Arc::clone(&self.target.key);
             // Closed once the lock is released.
             let closed = with_idle(|idle| idle.put(key, conn));
@@ -433,5 +481,25 @@ mod tests {
         }
         assert_eq!(closed + idle.idle(), 2_000);
         assert_eq!(idle.take(&1_999), Some(1_999));
+    }
+
+    #[test]
+    fn reply_sizes_count_the_strings() {
+        assert_eq!(reply_size(&Value::Okay), 0);
+        assert_eq!(reply_size(&Value::Int(1 << 40)), 0);
+        assert_eq!(
+            reply_size(&Value::BulkString(vec![0; 2_000_000])),
+            2_000_000
+        );
+        let nested = Value::Array(vec![
+            Value::Int(1),
+            Value::BulkString(vec![0; 10]),
+            Value::Array(vec![Value::SimpleString("abc".into()), Value::Nil]),
+            Value::Map(vec![(
+                Value::BulkString(vec![0; 2]),
+                Value::BulkString(vec![0; 5]),
+            )]),
+        ]);
+        assert_eq!(reply_size(&nested), 20);
     }
 }

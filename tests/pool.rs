@@ -4,10 +4,11 @@
 mod common;
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use common::*;
-use rustredis::config::LockMode;
-use rustredis::pool::{self, MAX_IDLE, MAX_POOLS};
+use rustredis::config::{LockMode, SavePath};
+use rustredis::pool::{self, MAX_IDLE, MAX_POOLS, MAX_REUSED_REPLY_BYTES};
 use rustredis::session::{ReadIntent, SessionHandler};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -68,4 +69,59 @@ fn distinct_timeouts_keep_pools_and_sockets_bounded() {
     held.write(b"held", b"h|i:1;", TTL).unwrap();
     held.close().unwrap();
     assert_eq!(stored_session(&path, "held"), b"h|i:1;");
+}
+
+#[test]
+fn a_connection_that_carried_a_big_reply_is_closed_after_use() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let path = save_path();
+    let target = SavePath::parse(&path).unwrap().target;
+    // Timeouts of its own, so that no other test's idle connection is this target's.
+    let pool = pool::pool_for(
+        &target,
+        Duration::from_millis(1_234),
+        Duration::from_secs(3),
+    );
+    let key = keys(&path, "big").data;
+    let big = vec![b'x'; MAX_REUSED_REPLY_BYTES + 1];
+
+    // Sending a big command leaves nothing behind: the connection is kept.
+    let mut conn = pool.get().unwrap();
+    redis::cmd("SET")
+        .arg(&key)
+        .arg(&big)
+        .exec(&mut *conn)
+        .unwrap();
+    drop(conn);
+    let mut conn = pool.get().unwrap();
+    assert!(conn.reused());
+
+    // Reading it back grew the connection's read buffer: it is closed, not kept.
+    let read: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut *conn).unwrap();
+    assert_eq!(read.len(), big.len());
+    drop(conn);
+    let mut conn = pool.get().unwrap();
+    assert!(
+        !conn.reused(),
+        "a connection that read a big reply was kept"
+    );
+
+    // A reply at the limit is fine.
+    redis::cmd("SETRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg(&big[..10])
+        .exec(&mut *conn)
+        .unwrap();
+    let read: Vec<u8> = redis::cmd("GETRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg(MAX_REUSED_REPLY_BYTES - 1)
+        .query(&mut *conn)
+        .unwrap();
+    assert_eq!(read.len(), MAX_REUSED_REPLY_BYTES);
+    drop(conn);
+    assert!(pool.get().unwrap().reused());
 }
