@@ -5,21 +5,24 @@
 //! | key | holds | lives |
 //! |---|---|---|
 //! | `<prefix><id>` | the session data, as phpredis stores it | `session.gc_maxlifetime` |
-//! | `<prefix><id>_LOCK` | the holder's token (128 random bits, new per acquisition) | `rustredis.lock_ttl_ms` |
+//! | `<prefix><id>_LOCK` | the holder's token: a secret new per acquisition, and who holds it (`holder.rs`) | a lease of `rustredis.lock_ttl_ms`, renewed by the holder (`crate::lease`) |
 //! | `<prefix><id>_LOCK_WAITING` | how many requests wait for the lock | 2 s after the last attempt |
 //! | `<prefix><id>_LOCK_WAKE` | a one-element list a release pushes to while anyone waits | 5 s |
 //!
 //! # A locked request (2 round trips)
 //! 1. **ACQUIRE**: `SET lock token NX PX ttl`, and the data's `GET` in the same script (run by
 //!    validate_sid or create_sid, whose read hands it over, or by read).
-//! 2. Held by another request: the request joins the waiter count (in that same script), blocks
+//! 2. While the request runs, its process's renewal thread extends the lease with **RENEW**
+//!    (owner-checked: a lock that is no longer this token is left alone).
+//! 3. Held by another request: the request joins the waiter count (in that same script), blocks
 //!    on the wake-up list with `BLPOP` for its next backoff step and tries again; the script that
-//!    finally lets it in (or STOP_WAITING when it gives up) takes it off the count.
-//! 3. **WRITE** or **TOUCH** (lazy_write, data unchanged) saves and releases in one script, only
+//!    finally lets it in (or STOP_WAITING when it gives up) takes it off the count. A newcomer
+//!    that finds `rustredis.max_waiters` requests waiting is turned away (`BUSY`) instead.
+//! 4. **WRITE** or **TOUCH** (lazy_write, data unchanged) saves and releases in one script, only
 //!    while the lock still holds this request's token: a request that outlived its lock writes
 //!    nothing (`LOST`). **DESTROY_OWNED** deletes under the same rule; **RELEASE** (close, on
 //!    every other path) gives the lock back.
-//! 4. Releasing while the count says someone waits pushes one signal: Redis serves blocked
+//! 5. Releasing while the count says someone waits pushes one signal: Redis serves blocked
 //!    clients in order, so the longest waiter wakes within one round trip. Uncontended requests
 //!    leave no count and no list behind.
 //!
@@ -31,8 +34,8 @@
 //! `SET NX` (and its lock) so no two requests can ever get one id.
 //!
 //! # Replies
-//! Every script replies `{code, …}`: `OK` (done), `HELD` + the lock's remaining ms (another
-//! request holds it), `LOST` (our token is gone), `MISSING` (no such session), `CHANGED` + the
+//! Every script replies `{code, …}`: `OK` (done), `HELD` + the lock's remaining ms and value
+//! (another request holds it; `BUSY` likewise, when too many wait), `LOST` (our token is gone), `MISSING` (no such session), `CHANGED` + the
 //! current data (compare-and-set lost), `TAKEN` (reserve found the id in use). Every retry is
 //! idempotent: acquire finds its own token, release and destroy find nothing left to do, a write
 //! or compare-and-set reports a lost lock or a conflict it need not have — loud, never silent.
