@@ -350,7 +350,7 @@ pub const SETTINGS: &[SettingSpec] = &[
     },
     SettingSpec {
         name: SETTING_MAX_WAITERS,
-        default: "16",
+        default: "32",
     },
 ];
 
@@ -606,7 +606,7 @@ mod tests {
         assert_eq!(s.on_lock_timeout, LockTimeoutAction::Fail);
         assert_eq!(s.lock_max_hold, AUTO_MAX_HOLD_UNLIMITED);
         assert_eq!(s.slow_lock, Some(Duration::from_secs(1)));
-        assert_eq!(s.max_waiters, 16);
+        assert_eq!(s.max_waiters, 32);
         let (s, warnings) = Settings::from_lookup(|name| match name {
             SETTING_LOCKING => Some("optimistic".into()),
             SETTING_LOCK_WAIT => Some("soon".into()),
