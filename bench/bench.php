@@ -173,7 +173,7 @@ $R = [
 // 1. Redis commands per request, counted by Redis (MONITOR lines not issued from Lua)
 // ---------------------------------------------------------------------------------------------
 if (want(1)):
-say('== 1/6 Redis round trips per request (MONITOR)');
+say('== 1/7 Redis round trips per request (MONITOR)');
 $rt_cases = [
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''], ['rr-optimistic', 'rac'],
     ['phpredis-off', ''], ['phpredis-off', 'rac'], ['phpredis-off-p', ''],
@@ -234,7 +234,7 @@ endif;
 // 2. µs per session cycle in a php CLI loop
 // ---------------------------------------------------------------------------------------------
 if (want(2)):
-say('== 2/6 µs per session cycle (php CLI loop)');
+say('== 2/7 µs per session cycle (php CLI loop)');
 pin(true);
 $cycle_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -268,9 +268,6 @@ endif;
 // ---------------------------------------------------------------------------------------------
 // 3. php-fpm + nginx throughput under wrk, a different session per request
 // ---------------------------------------------------------------------------------------------
-if (want(3)):
-say("== 3/6 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
-
 function wrk_seconds(string $value, string $unit): float
 {
     return (float) $value * ['us' => 1e-6, 'ms' => 1e-3, 's' => 1.0, 'm' => 60.0][$unit];
@@ -306,6 +303,9 @@ function run_wrk(int $port, string $path, int $seconds, int $connections): array
     }
     return $result;
 }
+
+if (want(3)):
+say("== 3/7 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
 
 $wrk_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -349,7 +349,7 @@ endif;
 // 4. The parallel-AJAX case: N = 10 requests of 300 ms on one session, vs one request alone
 // ---------------------------------------------------------------------------------------------
 if (want(4)):
-say('== 4/6 parallel AJAX, N = 10 × 300 ms on one session');
+say('== 4/7 parallel AJAX, N = 10 × 300 ms on one session');
 $ajax_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
@@ -369,7 +369,7 @@ endif;
 // ---------------------------------------------------------------------------------------------
 if (want(5)):
 pin(true);
-say("== 5/6 lock handoff ({$opt['handoff_rounds']} rounds each)");
+say("== 5/7 lock handoff ({$opt['handoff_rounds']} rounds each)");
 // One holder and one waiter process per configuration; each round hands over once in every
 // configuration, so a slow spell of the machine hits them all alike.
 $handoff_configs = ['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait'];
@@ -416,7 +416,7 @@ foreach ($pairs as $config => [$holder, $waiter]) {
 }
 
 // read_and_close readers while a writer holds the lock of the same session
-say('== 5b/6 read_and_close readers while a writer holds the lock');
+say('== 5b/7 read_and_close readers while a writer holds the lock');
 // Per round and configuration: 500 reads alone and 500 reads while a holder process keeps the
 // lock (alternating which comes first). The holder lets go after 3 s at the latest, so a reader
 // that blocks is measured as blocked instead of hanging the benchmark (and is not made to block
@@ -484,7 +484,7 @@ endif;
 // 6. Lost updates: 20 parallel increments of one counter, 20 parallel distinct-key writes
 // ---------------------------------------------------------------------------------------------
 if (want(6)):
-say("== 6/6 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
+say("== 6/7 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
 $lost_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
@@ -513,6 +513,14 @@ foreach ($lost_cases as $k => [$config, $pattern]) {
     }
 }
 
+endif;
+
+// ---------------------------------------------------------------------------------------------
+// 7. Leases: crash recovery, renewal cost (bench/leases.php)
+// ---------------------------------------------------------------------------------------------
+if (want(7)):
+require __DIR__ . '/leases.php';
+$R['leases'] = lease_bench($opt, $http, $label);
 endif;
 
 if (!want(0)) {

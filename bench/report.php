@@ -320,6 +320,42 @@ function write_report(array $R): void
             : '')
     );
 
+    // ---- 7. leases
+    $t7 = "Not measured in this run (section 7 was added later; run bench/run.sh again).\n";
+    if (isset($R['leases'])) {
+        $L = $R['leases'];
+        $rows = [];
+        foreach ($L['crash'] as $config => $c) {
+            $runs = implode(', ', array_map(fn ($x) => fmt($x, 0), $c['runs_ms']));
+            $rows[] = [$label($config), fmt($c['median_ms'], 0), fmt($c['max_ms'], 0), $runs, (string) $c['failed']];
+        }
+        $t7 = "**Next request after `kill -9` of the process holding the session's lock** (ms from the signal\n"
+            . "to the waiting request's session_start() returning; the waiter was already blocked):\n\n"
+            . md_table(['configuration', 'median ms', 'max ms', 'runs', 'failed'], $rows);
+        $rows = [];
+        foreach ($L['renewals'] as $r) {
+            $rows[] = [(string) $r['locks'], fmt($r['per_second'], 1), fmt($r['per_lock_per_second'], 2)];
+        }
+        $t7 .= "\n**Renewal traffic** (EVALSHA calls Redis counted over 10 s while one process held N locks; the\n"
+            . "lease is 2 s, renewed every 500 ms):\n\n" . md_table(['locks held', 'renewals/s', 'per lock per second'], $rows);
+        $rows = [];
+        foreach (['cycle_pinned' => 'CLI µs per cycle, pinned', 'cycle_unpinned' => 'CLI µs per cycle, unpinned'] as $k => $what) {
+            $rows[] = [$what, fmt($L[$k]['none_us'], 1), fmt($L[$k]['held_us'], 1), show_ratio(paired_ratio($L[$k]['held_runs'], $L[$k]['none_runs']))];
+        }
+        $rows[] = ['php-fpm req/s (wrk, 100 locks held by another process)', fmt($L['wrk']['none_rps'], 0), fmt($L['wrk']['held_rps'], 0),
+            show_ratio($L['wrk']['none_rps'] ? $L['wrk']['held_rps'] / $L['wrk']['none_rps'] : null)];
+        $t7 .= "\n**Cost of renewals to requests** (rustredis locked; \"held\": while 100 other locks are held and\n"
+            . "renewed, in the measuring process itself for the CLI rows):\n\n"
+            . md_table(['what', 'no lock held', '100 locks held', 'ratio'], $rows);
+        $rr = $L['crash']['rr-locked']['max_ms'] ?? null;
+        $target(
+            'next request within 3 s of `kill -9` of the lock holder (default settings)',
+            sprintf('%s ms at most (files %s ms, phpredis tuned to wait %s ms)', fmt($rr, 0), fmt($L['crash']['files']['median_ms'] ?? null, 0), fmt($L['crash']['phpredis-lock-crash']['median_ms'] ?? null, 0)),
+            $rr !== null && $rr <= 3000,
+            'see table 7.'
+        );
+    }
+
     $false_returns = array_sum(array_column($R['lost'], 'false_returns'));
     $closes = array_sum(array_column($R['lost'], 'n'));
     $targets_table = md_table(['target', 'measured in this run', 'verdict'], $targets);
@@ -424,6 +460,9 @@ false {$false_returns} times out of {$closes}: PHP 8.2 returns true even when th
 fails, so a refused write reaches the request as a warning.
 
 $t6
+## 7. Leases: a crashed worker, and what renewals cost
+
+$t7
 MD;
     file_put_contents(__DIR__ . '/RESULTS.md', $doc);
     echo $doc;

@@ -9,6 +9,9 @@
 //                                 (and its lock), then releases it with session_write_close().
 //   worker.php waiter CONFIG      reads lines "wait SID": says "waiting", then opens the session,
 //                                 which blocks until the holder releases it.
+//   worker.php hold-many CONFIG N locks N fresh sessions (RustRedis\SessionHandler objects), says
+//                                 "held", and keeps them (renewed) until stdin closes.
+//   cycle takes a 7th argument HOLD: that many sessions are held (renewed) during the loop.
 // holder and waiter answer each line with one line of microtime(true) stamps.
 
 declare(strict_types=1);
@@ -38,6 +41,18 @@ function say(string $line): void
     fflush(STDOUT);
 }
 
+/** Locks $n fresh sessions through RustRedis\SessionHandler objects; keep the result alive. */
+function hold_sessions(int $n): array
+{
+    $held = [];
+    for ($i = 0; $i < $n; $i++) {
+        $handler = new RustRedis\SessionHandler();
+        $handler->read('held' . bin2hex(random_bytes(12)));
+        $held[] = $handler;
+    }
+    return $held;
+}
+
 function cycle(bool $rac): void
 {
     if ($rac) {
@@ -51,8 +66,9 @@ function cycle(bool $rac): void
 
 switch ($role) {
     case 'cycle':
-        [$pattern, $sid, $cycles, $runs, $max_seconds] = array_slice($argv, 3) + ['', '', '1000', '5', '30'];
+        [$pattern, $sid, $cycles, $runs, $max_seconds, $hold] = array_slice($argv, 3) + ['', '', '1000', '5', '30', '0'];
         $rac = $pattern === 'rac';
+        $held = hold_sessions((int) $hold);
         session_id($sid);
         $deadline = microtime(true) + (float) $max_seconds;
         for ($i = 0; $i < 20; $i++) {
@@ -111,7 +127,14 @@ switch ($role) {
         }
         break;
 
+    case 'hold-many':
+        $held = hold_sessions((int) ($argv[3] ?? 1));
+        say('held ' . count($held));
+        while (fgets(STDIN) !== false) {
+        }
+        break;
+
     default:
-        fwrite(STDERR, "usage: worker.php cycle|holder|waiter CONFIG ...\n");
+        fwrite(STDERR, "usage: worker.php cycle|holder|waiter|hold-many CONFIG ...\n");
         exit(2);
 }

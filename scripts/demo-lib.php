@@ -43,6 +43,14 @@ function rr_configs(): array
             'redis.session.lock_wait_time' => '20000',
             'redis.session.lock_retries' => '500',
         ]),
+        // The crash case: a waiter patient enough to outlast the holder's lock (40 s), and phpredis's
+        // lock TTL as php-fpm has it (lock_expire 0 means max_execution_time, 30 s by default).
+        'phpredis-lock-crash' => $phpredis('phpredis, locking on, tuned to outwait a crash', [
+            'redis.session.locking_enabled' => '1',
+            'redis.session.lock_wait_time' => '20000',
+            'redis.session.lock_retries' => '2000',
+            'redis.session.lock_expire' => '30',
+        ]),
         'rr-locked' => $rustredis('rustredis, locking on', 'on'),
         'rr-off' => $rustredis('rustredis, locking off', 'off'),
         'rr-optimistic' => $rustredis('rustredis, optimistic', 'optimistic'),
