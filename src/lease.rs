@@ -51,7 +51,24 @@ pub enum LeaseState {
     Failing(String),
 }
 
+/// What the thread does with an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Job {
+    /// Extend the lease until the [`Lease`] is dropped.
+    Renew,
+    /// Release the lock (a request gave up on a reply that may have granted it), retrying while
+    /// Redis does not answer, until this moment.
+    Release { give_up_at: Instant },
+}
+
+/// How long the thread keeps trying to release a lock a request may have taken without knowing:
+/// longer than any stall a request survives; a release that finds nothing does nothing.
+const RELEASE_TRIES_FOR: Duration = Duration::from_secs(60);
+/// At most this many releases wait for Redis at once (an outage must not pile them up).
+const MAX_PENDING_RELEASES: usize = 64;
+
 struct Entry {
+    job: Job,
     pool: Pool,
     store: SessionStore,
     token: LockToken,
@@ -138,41 +155,18 @@ impl Lease {
         max_hold: Duration,
     ) -> Lease {
         let now = Instant::now();
-        let mut guard = lock();
-        let registry = registry(&mut guard);
-        let id = registry.next_id;
-        registry.next_id += 1;
-        let mut state = LeaseState::Renewing;
-        if registry.thread.is_none() {
-            match std::thread::Builder::new()
-                .name("rustredis-lease".into())
-                .spawn(renewal_thread)
-            {
-                Ok(handle) => registry.thread = Some(handle),
-                Err(err) => {
-                    state =
-                        LeaseState::Failing(format!("could not start the renewal thread: {err}"))
-                }
-            }
-        }
-        registry.entries.insert(
-            id,
-            Entry {
-                pool: pool.clone(),
-                store: store.clone(),
-                token: token.clone(),
-                lease,
-                hold_until: now + max_hold,
-                max_hold,
-                next_due: now + lease / RENEWALS_PER_LEASE,
-                state,
-            },
-        );
-        shared().changed.notify_all();
-        Lease {
-            id,
-            pid: registry.pid,
-        }
+        let (id, pid) = register(Entry {
+            job: Job::Renew,
+            pool: pool.clone(),
+            store: store.clone(),
+            token: token.clone(),
+            lease,
+            hold_until: now + max_hold,
+            max_hold,
+            next_due: now + lease / RENEWALS_PER_LEASE,
+            state: LeaseState::Renewing,
+        });
+        Lease { id, pid }
     }
 
     pub fn state(&self) -> LeaseState {
@@ -184,6 +178,62 @@ impl Lease {
             _ => LeaseState::Renewing,
         }
     }
+}
+
+/// Hands the release of a lock this request may hold without knowing it (the reply to its
+/// acquire timed out, so Redis may still run it) to the thread, which releases it, owner-checked,
+/// as soon as Redis answers again. Without this the lock would stay until its lease ran out.
+pub fn release_later(pool: &Pool, store: &SessionStore, token: &LockToken, lease: Duration) {
+    let pending = {
+        let mut guard = lock();
+        let registry = registry(&mut guard);
+        registry
+            .entries
+            .values()
+            .filter(|e| e.job != Job::Renew)
+            .count()
+    };
+    if pending >= MAX_PENDING_RELEASES {
+        // Redis has not answered for a while: these locks expire with their lease anyway.
+        return;
+    }
+    let now = Instant::now();
+    register(Entry {
+        job: Job::Release {
+            give_up_at: now + RELEASE_TRIES_FOR,
+        },
+        pool: pool.clone(),
+        store: store.clone(),
+        token: token.clone(),
+        lease,
+        hold_until: now + RELEASE_TRIES_FOR,
+        max_hold: RELEASE_TRIES_FOR,
+        next_due: now,
+        state: LeaseState::Renewing,
+    });
+}
+
+/// Adds an entry for the thread (starting the thread on first use); its id and this pid.
+fn register(mut entry: Entry) -> (u64, u32) {
+    let mut guard = lock();
+    let registry = registry(&mut guard);
+    let id = registry.next_id;
+    registry.next_id += 1;
+    if registry.thread.is_none() {
+        match std::thread::Builder::new()
+            .name("rustredis-lease".into())
+            .spawn(renewal_thread)
+        {
+            Ok(handle) => registry.thread = Some(handle),
+            Err(err) => {
+                entry.state =
+                    LeaseState::Failing(format!("could not start the renewal thread: {err}"))
+            }
+        }
+    }
+    registry.entries.insert(id, entry);
+    shared().changed.notify_all();
+    (id, registry.pid)
 }
 
 impl Drop for Lease {
@@ -205,6 +255,7 @@ pub fn active_leases() -> usize {
 /// A renewal to do, taken out of the registry so Redis is not called under its lock.
 struct Due {
     id: u64,
+    job: Job,
     pool: Pool,
     store: SessionStore,
     token: LockToken,
@@ -234,11 +285,15 @@ fn renewal_thread() {
             let now = Instant::now();
             let mut due = Vec::new();
             let mut next_wakeup = now + IDLE_WAKEUP;
+            registry.entries.retain(|_, entry| match entry.job {
+                Job::Release { give_up_at } => now < give_up_at,
+                Job::Renew => true,
+            });
             for (id, entry) in registry.entries.iter_mut() {
                 if !matches!(entry.state, LeaseState::Renewing | LeaseState::Failing(_)) {
                     continue;
                 }
-                if now >= entry.hold_until {
+                if now >= entry.hold_until && entry.job == Job::Renew {
                     entry.state = LeaseState::MaxHoldReached(entry.max_hold);
                     STATS.lease_max_hold_reached.incr();
                     continue;
@@ -247,6 +302,7 @@ fn renewal_thread() {
                     entry.next_due = now + entry.lease / RENEWALS_PER_LEASE;
                     due.push(Due {
                         id: *id,
+                        job: entry.job,
                         pool: entry.pool.clone(),
                         store: entry.store.clone(),
                         token: entry.token.clone(),
@@ -272,7 +328,7 @@ fn renewal_thread() {
         let results: Vec<(u64, Duration, RedisResult<Owned>)> = due
             .into_iter()
             .map(|d| {
-                let result = renew(&mut connections, &d);
+                let result = run_job(&mut connections, &d);
                 (d.id, d.lease, result)
             })
             .collect();
@@ -285,6 +341,14 @@ fn renewal_thread() {
             let Some(entry) = registry.entries.get_mut(&id) else {
                 continue;
             };
+            if matches!(entry.job, Job::Release { .. }) && result.is_ok() {
+                // Released a lock Redis had granted after all, or found nothing of ours.
+                if matches!(result, Ok(Owned::Yes)) {
+                    STATS.locks_released_late.incr();
+                }
+                registry.entries.remove(&id);
+                continue;
+            }
             match result {
                 Ok(Owned::Yes) => {
                     STATS.lease_renewals.incr();
@@ -303,9 +367,9 @@ fn renewal_thread() {
     }
 }
 
-/// One renewal on the thread's connection for its pool: a connection that fails is replaced by
-/// a fresh one once (renewing is idempotent).
-fn renew(
+/// One renewal or release on the thread's connection for its pool: a connection that fails is
+/// replaced by a fresh one once (both are idempotent).
+fn run_job(
     connections: &mut HashMap<usize, (Pool, RedisConnection)>,
     due: &Due,
 ) -> RedisResult<Owned> {
@@ -318,7 +382,11 @@ fn renew(
             Some((_, conn)) if conn.is_open() => conn,
             _ => due.pool.dedicated(timeout)?,
         };
-        match due.store.renew(&mut conn, &due.token, due.lease) {
+        let result = match due.job {
+            Job::Renew => due.store.renew(&mut conn, &due.token, due.lease),
+            Job::Release { .. } => due.store.release(&mut conn, &due.token),
+        };
+        match result {
             Ok(owned) => {
                 connections.insert(due.pool.id(), (due.pool.clone(), conn));
                 return Ok(owned);

@@ -51,6 +51,7 @@ pub struct Stats {
     pub lease_renewals: Counter,
     pub lease_renewal_errors: Counter,
     pub lease_max_hold_reached: Counter,
+    pub locks_released_late: Counter,
     pub read_and_close_reads: Counter,
     pub optimistic_merges: Counter,
     pub conflicts_keys: Counter,
@@ -82,6 +83,7 @@ impl Stats {
             lease_renewals: Counter::new(),
             lease_renewal_errors: Counter::new(),
             lease_max_hold_reached: Counter::new(),
+            locks_released_late: Counter::new(),
             read_and_close_reads: Counter::new(),
             optimistic_merges: Counter::new(),
             conflicts_keys: Counter::new(),
@@ -177,6 +179,7 @@ impl Stats {
             ("lease_renewals", n(&self.lease_renewals)),
             ("lease_renewal_errors", n(&self.lease_renewal_errors)),
             ("lease_max_hold_reached", n(&self.lease_max_hold_reached)),
+            ("locks_released_late", n(&self.locks_released_late)),
             ("read_and_close_reads", n(&self.read_and_close_reads)),
             ("optimistic_merges", n(&self.optimistic_merges)),
             (

@@ -360,6 +360,12 @@ impl SessionHandler {
                     last_taken = Some((id, store));
                     continue;
                 }
+                Err(err) => {
+                    if let Some(token) = &token {
+                        self.release_if_unanswered(&err, &store, token);
+                    }
+                    Err(err)
+                }
                 Ok(true) => Ok(Loaded {
                     access: match token {
                         Some(token) => {
@@ -369,7 +375,6 @@ impl SessionHandler {
                     },
                     data: Vec::new(),
                 }),
-                Err(err) => Err(err),
             };
             let origin = if result.is_ok() {
                 Origin::Reserved
@@ -602,6 +607,9 @@ impl SessionHandler {
             store.acquire(conn, &token, lock_ttl, which, waiter, max_waiters)
         });
         self.note_wait(id, &backoff);
+        if let Err(err) = &waited {
+            self.release_if_unanswered(err, store, &token);
+        }
         let (waited, held) = match waited? {
             Waited::Done(Acquired::Locked(data)) => {
                 info::update(|i| i.mode = "locked");
@@ -641,6 +649,19 @@ impl SessionHandler {
                     data: data.unwrap_or_default(),
                 }))
             }
+        }
+    }
+
+    /// A command that may have taken or kept our lock got no reply in time: Redis may still run
+    /// it, and nobody would release that lock until its lease ran out. The lease thread releases
+    /// it (owner-checked) as soon as Redis answers again.
+    fn release_if_unanswered(&self, err: &SessionError, store: &SessionStore, token: &LockToken) {
+        if let SessionError::Redis {
+            cause: RedisCause::Timeout { .. },
+            ..
+        } = err
+        {
+            crate::lease::release_later(&self.redis.pool, store, token, self.settings.lock_ttl);
         }
     }
 
@@ -796,12 +817,22 @@ impl SessionHandler {
         if let Some(session) = self.active.take() {
             if let Access::Locked(locked) = session.access {
                 if !locked.inherited() {
-                    self.redis
-                        .run(&mut |conn| session.store.release(conn, &locked.token))?;
+                    self.release(&session.store, &locked)?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Gives back our lock; when Redis does not answer in time, the lease thread does it later.
+    fn release(&self, store: &SessionStore, locked: &Locked) -> SessionResult<()> {
+        let released = self
+            .redis
+            .run(&mut |conn| store.release(conn, &locked.token));
+        if let Err(err) = &released {
+            self.release_if_unanswered(err, store, &locked.token);
+        }
+        released.map(|_| ())
     }
 
     /// Drops a prefetch that is about to be replaced, giving back its lock.
@@ -820,8 +851,7 @@ impl SessionHandler {
         }) = prefetch.result
         {
             if !locked.inherited() {
-                self.redis
-                    .run(&mut |conn| prefetch.store.release(conn, &locked.token))?;
+                self.release(&prefetch.store, &locked)?;
             }
         }
         Ok(())
