@@ -402,10 +402,12 @@ $targets_table
 $why_text
 ## 1. Redis round trips per request
 
-Counted by Redis itself: `MONITOR` during {$o['rt_requests']} sequential requests of one existing session
-through nginx + php-fpm after a warm-up; commands run inside Lua scripts (`[0 lua]` lines) are
-listed separately and are not round trips. Write requests open the session, increment a counter
-and close it; read_and_close requests only read.
+Counted by Redis itself during {$o['rt_requests']} sequential requests of one existing session
+through nginx + php-fpm after a warm-up: round trips are the reads of client input Redis processed
+(`total_reads_processed` in `INFO stats`; the commands of one pipeline arrive in one read), and the
+commands are what `MONITOR` saw; commands run inside Lua scripts (`[0 lua]` lines) are listed
+separately. Write requests open the session, increment a counter and close it; read_and_close
+requests only read.
 
 $t1
 ## 2. µs per session cycle (php CLI loop)

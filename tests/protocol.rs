@@ -32,6 +32,7 @@ fn lock_is_exclusive_and_only_the_owner_releases_it() {
         Attempt::Held(HeldBy {
             expires_in: Some(expires_in),
             holder,
+            joined: true,
         }) => {
             assert!(expires_in <= TTL && expires_in > TTL / 2);
             let details = holder.details.expect("our lock names its holder");
@@ -310,4 +311,61 @@ fn max_waiters_turns_newcomers_away_but_not_those_already_waiting() {
             .unwrap(),
         Attempt::Held(_)
     ));
+}
+
+#[test]
+fn the_pipelined_acquire_takes_a_free_lock_and_falls_back_when_held() {
+    let (_, k, mut conn) = fixture("pipelined1");
+    let store = SessionStore::new(k.clone());
+    store.write_unlocked(&mut conn, b"n|i:1;", TTL).unwrap();
+    let mine = LockToken::random();
+    assert_eq!(
+        store
+            .acquire_pipelined(&mut conn, &mine, TTL, Which::Any)
+            .unwrap(),
+        Attempt::Done(Acquired::Locked(Some(b"n|i:1;".to_vec())))
+    );
+    // Held: names the holder, and does not count the caller as waiting.
+    match store
+        .acquire_pipelined(&mut conn, &LockToken::random(), TTL, Which::Any)
+        .unwrap()
+    {
+        Attempt::Held(held) => {
+            assert!(!held.joined);
+            assert_eq!(held.holder.details.unwrap().pid, std::process::id());
+            assert!(held.expires_in.is_some());
+        }
+        other => panic!("expected the lock held, got {other:?}"),
+    }
+    let waiting: Option<i64> = redis::cmd("GET").arg(&k.waiting).query(&mut conn).unwrap();
+    assert_eq!(waiting, None);
+    // The scripted attempt that follows joins the waiters.
+    assert!(matches!(
+        store
+            .acquire(
+                &mut conn,
+                &LockToken::random(),
+                TTL,
+                Which::Any,
+                Waiter::New,
+                0
+            )
+            .unwrap(),
+        Attempt::Held(HeldBy { joined: true, .. })
+    ));
+    assert_eq!(store.release(&mut conn, &mine).unwrap(), Owned::Yes);
+    // An unknown id with Which::Existing: nothing stays locked.
+    let (_, k2, mut conn2) = fixture("pipelined-missing");
+    let store2 = SessionStore::new(k2.clone());
+    assert_eq!(
+        store2
+            .acquire_pipelined(&mut conn2, &LockToken::random(), TTL, Which::Existing)
+            .unwrap(),
+        Attempt::Done(Acquired::Missing)
+    );
+    let locked: bool = redis::cmd("EXISTS")
+        .arg(&k2.lock)
+        .query(&mut conn2)
+        .unwrap();
+    assert!(!locked);
 }

@@ -93,6 +93,9 @@ pub struct HeldBy {
     /// How long it may still be held (None: it has no TTL).
     pub expires_in: Option<Duration>,
     pub holder: Holder,
+    /// Whether the attempt counted this request among the waiters (the scripts do; the
+    /// pipelined first attempt does not).
+    pub joined: bool,
 }
 
 /// The answer to an attempt that may find the lock held by another request.
@@ -166,6 +169,16 @@ fn held_by(pttl: i64, holder: &Value) -> HeldBy {
     HeldBy {
         expires_in: u64::try_from(pttl).ok().map(Duration::from_millis),
         holder: Holder::parse(&bytes_of(holder).unwrap_or_default()),
+        joined: true,
+    }
+}
+
+/// A reply that must be a bulk string or nil (a GET): anything else is a protocol error.
+fn data_of(command: &str, value: &Value) -> RedisResult<Option<Vec<u8>>> {
+    match value {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => Ok(Some(bytes.clone())),
+        other => unexpected(command, std::slice::from_ref(other)),
     }
 }
 
@@ -240,6 +253,53 @@ impl SessionStore {
             )),
             [Value::Int(MISSING)] => Ok(Attempt::Done(Acquired::Missing)),
             _ => unexpected("acquire", &reply),
+        }
+    }
+
+    /// The uncontended acquire without Lua: `SET lock NX PX` and the data's `GET` pipelined in one
+    /// round trip (plus the lock's PTTL and value, for the case it is held). A lock found held
+    /// does not count this request as waiting: the next attempt, by [`Self::acquire`], does. With
+    /// [`Which::Existing`] and no such session, the lock just taken is given back (a second round
+    /// trip, for unknown ids only).
+    pub fn acquire_pipelined(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        lock_ttl: Duration,
+        which: Which,
+    ) -> RedisResult<Attempt<Acquired>> {
+        let replies: Vec<Value> = redis::pipe()
+            .cmd("SET")
+            .arg(&self.keys.lock)
+            .arg(token.as_str())
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(lock_ttl))
+            .cmd("GET")
+            .arg(&self.keys.data)
+            .cmd("PTTL")
+            .arg(&self.keys.lock)
+            .cmd("GET")
+            .arg(&self.keys.lock)
+            .query(conn)?;
+        match replies.as_slice() {
+            [Value::Okay, data, Value::Int(_), Value::BulkString(_)] => {
+                match (data_of("acquire", data)?, which) {
+                    (None, Which::Existing) => {
+                        self.release(conn, token)?;
+                        Ok(Attempt::Done(Acquired::Missing))
+                    }
+                    (data, _) => Ok(Attempt::Done(Acquired::Locked(data))),
+                }
+            }
+            [Value::Nil, data, Value::Int(pttl), holder @ (Value::BulkString(_) | Value::Nil)] => {
+                data_of("acquire", data)?;
+                Ok(Attempt::Held(HeldBy {
+                    joined: false,
+                    ..held_by(*pttl, holder)
+                }))
+            }
+            _ => unexpected("acquire", &replies),
         }
     }
 
@@ -557,13 +617,17 @@ pub fn wait_while_held<T>(
             Attempt::Done(value) => return Ok(Waited::Done(value)),
             Attempt::Held(held) => held,
         };
-        waiter = Waiter::Waiting;
+        if held.joined {
+            waiter = Waiter::Waiting;
+        }
         match backoff.after_held(held.clone()) {
             Some(wait) => {
                 redis.run(&mut |conn| store.wait_for_release(conn, wait))?;
             }
             None => {
-                let _ = redis.run(&mut |conn| store.stop_waiting(conn));
+                if waiter == Waiter::Waiting {
+                    let _ = redis.run(&mut |conn| store.stop_waiting(conn));
+                }
                 return Ok(Waited::TimedOut(backoff.waited(), held));
             }
         }

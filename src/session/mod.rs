@@ -603,8 +603,15 @@ impl SessionHandler {
         let token = LockToken::new(&self.holder);
         let (lock_ttl, max_waiters) = (self.settings.lock_ttl, self.settings.max_waiters);
         let mut backoff = Backoff::new(self.settings.lock_wait, self.redis.read_timeout);
+        // The first attempt is a plain pipeline (no Lua: the uncontended case); the scripted one,
+        // which joins the waiters, only follows a lock found held.
+        let mut first = true;
         let waited = wait_while_held(&self.redis, store, &mut backoff, |conn, waiter| {
-            store.acquire(conn, &token, lock_ttl, which, waiter, max_waiters)
+            if std::mem::take(&mut first) {
+                store.acquire_pipelined(conn, &token, lock_ttl, which)
+            } else {
+                store.acquire(conn, &token, lock_ttl, which, waiter, max_waiters)
+            }
         });
         self.note_wait(id, &backoff);
         if let Err(err) = &waited {
