@@ -48,6 +48,14 @@ impl SessionKeys {
             waiting,
         }
     }
+    /// Where a large write is staged before its owner-checked rename onto the data key, so the
+    /// data never passes through Lua: one per writer (`tag` comes from its lock token).
+    pub fn staging(&self, tag: &str) -> Vec<u8> {
+        let mut key = self.lock.clone();
+        key.extend_from_slice(b"_WRITE_");
+        key.extend_from_slice(tag.as_bytes());
+        key
+    }
 }
 
 #[cfg(test)]

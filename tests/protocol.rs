@@ -369,3 +369,46 @@ fn the_pipelined_acquire_takes_a_free_lock_and_falls_back_when_held() {
         .unwrap();
     assert!(!locked);
 }
+
+#[test]
+fn a_large_write_is_staged_and_renamed_only_under_our_lock() {
+    let (_, k, mut conn) = fixture("staged1");
+    let store = SessionStore::new(k.clone());
+    let big: Vec<u8> = (0..rustredis::protocol::STAGED_WRITE_BYTES * 4)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let mine = LockToken::random();
+    store
+        .acquire(&mut conn, &mine, TTL, Which::Any, Waiter::New, 0)
+        .unwrap();
+    // Redis forgot every script (a restart, SCRIPT FLUSH): the pipeline loads it and stages again.
+    redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query::<()>(&mut conn)
+        .unwrap();
+    assert_eq!(
+        store.write(&mut conn, &mine, &big, TTL).unwrap(),
+        Owned::Yes
+    );
+    let stored: Vec<u8> = redis::cmd("GET").arg(&k.data).query(&mut conn).unwrap();
+    assert_eq!(stored, big);
+    let ttl: i64 = redis::cmd("TTL").arg(&k.data).query(&mut conn).unwrap();
+    assert!(ttl > 0, "the data keeps its TTL");
+    let lock: bool = redis::cmd("EXISTS").arg(&k.lock).query(&mut conn).unwrap();
+    assert!(!lock, "released");
+    // A writer whose lock is gone changes nothing and leaves no staging key behind.
+    let late = LockToken::random();
+    let mut other = big.clone();
+    other[0] ^= 1;
+    assert_eq!(
+        store.write(&mut conn, &late, &other, TTL).unwrap(),
+        Owned::Lost
+    );
+    let stored: Vec<u8> = redis::cmd("GET").arg(&k.data).query(&mut conn).unwrap();
+    assert_eq!(stored, big);
+    let staging: bool = redis::cmd("EXISTS")
+        .arg(k.staging(late.secret()))
+        .query(&mut conn)
+        .unwrap();
+    assert!(!staging);
+}

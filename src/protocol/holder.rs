@@ -97,6 +97,11 @@ impl LockToken {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The random part alone (32 hex digits): unique to this acquisition.
+    pub fn secret(&self) -> &str {
+        self.0.split('|').next().unwrap_or_default()
+    }
 }
 
 /// A lock's holder, as its value describes it.

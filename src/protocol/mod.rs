@@ -53,6 +53,12 @@ use crate::error::SessionResult;
 use crate::keys::SessionKeys;
 use scripts::Lua;
 
+/// Sessions at least this large are written through a staging key (see `write_staged`): copying
+/// them into a Lua string costs more than the extra command.
+pub const STAGED_WRITE_BYTES: usize = 32 * 1024;
+/// A staging key left behind (the writer died between its two commands) expires after this.
+const STAGING_TTL_MS: u64 = 60_000;
+
 /// How long the wake-up list outlives a release, so a waiter that goes to sleep just after a
 /// release still finds the signal.
 const WAKE_TTL_MS: u64 = 5_000;
@@ -340,6 +346,9 @@ impl SessionStore {
         data: &[u8],
         ttl: Duration,
     ) -> RedisResult<Owned> {
+        if data.len() >= STAGED_WRITE_BYTES {
+            return self.write_staged(conn, token, data, ttl);
+        }
         let reply: Vec<Value> = self
             .script(&scripts::WRITE)
             .arg(token.as_str()) // token
@@ -347,6 +356,44 @@ impl SessionStore {
             .arg(ttl_seconds(ttl)) // ttl_s
             .arg(WAKE_TTL_MS) // wake_ttl_ms
             .invoke(conn)?;
+        owned("write", reply)
+    }
+
+    /// A large write in one round trip without a copy through Lua: `SET` of the staging key, then
+    /// WRITE_STAGED, pipelined. A retry (or a first run where Redis did not know the script)
+    /// stages again: the rename only happens under our lock.
+    fn write_staged(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        data: &[u8],
+        ttl: Duration,
+    ) -> RedisResult<Owned> {
+        let staging = self.keys.staging(token.secret());
+        let mut invocation = self.script(&scripts::WRITE_STAGED);
+        invocation
+            .key(&staging)
+            .arg(token.as_str()) // token
+            .arg(ttl_seconds(ttl)) // ttl_s
+            .arg(WAKE_TTL_MS); // wake_ttl_ms
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(&staging)
+            .arg(data)
+            .arg("PX")
+            .arg(STAGING_TTL_MS)
+            .ignore()
+            .invoke_script(&invocation);
+        let reply: Vec<Value> = match pipe.query::<(Vec<Value>,)>(conn) {
+            Ok((reply,)) => reply,
+            Err(err)
+                if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                scripts::WRITE_STAGED.load(conn)?;
+                pipe.query::<(Vec<Value>,)>(conn)?.0
+            }
+            Err(err) => return Err(err),
+        };
         owned("write", reply)
     }
 

@@ -103,6 +103,24 @@ return {OK}
 "#
 );
 
+/// WRITE for a large session, without copying it through Lua: the data was SET on the staging
+/// key (KEYS[5]) in the same pipeline, and is renamed onto the data key while the lock is ours.
+/// {OK} | {LOST}
+pub(super) static WRITE_STAGED: Lua = script!(
+    r#"
+local token, ttl_s, wake_ttl_ms = ARGV[1], ARGV[2], ARGV[3]
+local STAGED = KEYS[5]
+if not owns(token) then
+  redis.call('DEL', STAGED)
+  return {LOST}
+end
+redis.call('RENAME', STAGED, DATA)
+redis.call('EXPIRE', DATA, ttl_s)
+release(wake_ttl_ms)
+return {OK}
+"#
+);
+
 /// WRITE for an unchanged session (session.lazy_write): renews the TTL only. {OK} | {LOST}
 pub(super) static TOUCH: Lua = script!(
     r#"
