@@ -28,6 +28,9 @@ session_write_close();
 echo preg_replace('/ in \S+ on line \d+/', '', ob_get_clean());
 ?>
 --EXPECT--
+rustredis.compression = none
+rustredis.compression_level = 3
+rustredis.compression_threshold = 2048
 rustredis.connect_timeout_ms = 1000
 rustredis.lock_max_hold_ms = 0
 rustredis.lock_ttl_ms = 2000

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 
+use crate::compression::{Algorithm, Compression};
 use crate::merge::ConflictPolicy;
 
 /// The key prefix phpredis uses, so a fleet can switch handlers without logging anyone out.
@@ -280,6 +281,8 @@ pub struct Settings {
     pub slow_lock: Option<Duration>,
     /// How many requests may wait for one session's lock (0: no cap).
     pub max_waiters: u32,
+    /// How sessions are stored (`rustredis.compression*`).
+    pub compression: Compression,
 }
 
 /// One `rustredis.*` INI entry: its name and default.
@@ -299,6 +302,9 @@ pub const SETTING_MAX_DATA: &str = "rustredis.max_data_bytes";
 pub const SETTING_LOCK_MAX_HOLD: &str = "rustredis.lock_max_hold_ms";
 pub const SETTING_SLOW_LOCK: &str = "rustredis.slow_lock_ms";
 pub const SETTING_MAX_WAITERS: &str = "rustredis.max_waiters";
+pub const SETTING_COMPRESSION: &str = "rustredis.compression";
+pub const SETTING_COMPRESSION_THRESHOLD: &str = "rustredis.compression_threshold";
+pub const SETTING_COMPRESSION_LEVEL: &str = "rustredis.compression_level";
 
 /// `rustredis.lock_max_hold_ms=0` (the default): this many times `max_execution_time`, which on
 /// Linux counts CPU time, so a request waiting on I/O runs longer than it in wall-clock time.
@@ -351,6 +357,18 @@ pub const SETTINGS: &[SettingSpec] = &[
     SettingSpec {
         name: SETTING_MAX_WAITERS,
         default: "32",
+    },
+    SettingSpec {
+        name: SETTING_COMPRESSION,
+        default: "none",
+    },
+    SettingSpec {
+        name: SETTING_COMPRESSION_THRESHOLD,
+        default: "2048",
+    },
+    SettingSpec {
+        name: SETTING_COMPRESSION_LEVEL,
+        default: "3",
     },
 ];
 
@@ -470,6 +488,24 @@ impl Settings {
             max_waiters: reader.get(SETTING_MAX_WAITERS, "0 (no cap) to 100000", |v| {
                 v.parse::<u32>().ok().filter(|n| *n <= 100_000)
             }),
+            compression: Compression {
+                algorithm: reader.get(SETTING_COMPRESSION, "none, lz4 or zstd", |v| {
+                    match v.to_ascii_lowercase().as_str() {
+                        "none" | "" | "0" | "off" => Some(None),
+                        "lz4" => Some(Some(Algorithm::Lz4)),
+                        "zstd" => Some(Some(Algorithm::Zstd)),
+                        _ => None,
+                    }
+                }),
+                threshold: reader.get(
+                    SETTING_COMPRESSION_THRESHOLD,
+                    "bytes from 0 to 536870912",
+                    |v| v.parse::<usize>().ok().filter(|n| *n <= 512 * 1024 * 1024),
+                ),
+                level: reader.get(SETTING_COMPRESSION_LEVEL, "1 to 19 (zstd)", |v| {
+                    v.parse::<i32>().ok().filter(|n| (1..=19).contains(n))
+                }),
+            },
         };
         let mut settings = settings;
         if settings.lock_max_hold.is_zero() {

@@ -219,6 +219,8 @@ pub enum Warning {
     ReplacedTheirs { keys: Vec<String> },
     /// The lock was gone before an unchanged session was released: nothing was lost.
     LockExpiredUnchanged(LostBecause),
+    /// The stored session could not be decoded (compression header): a fresh session was used.
+    CorruptSession(String),
 }
 
 impl fmt::Display for Warning {
@@ -234,6 +236,10 @@ impl fmt::Display for Warning {
                 "write conflict on session key(s) {}: this request's values replaced a parallel request's \
                  (rustredis.on_conflict=mine_wins)",
                 quoted_list(keys)
+            ),
+            Warning::CorruptSession(cause) => write!(
+                f,
+                "{cause}; this request starts with an empty session (its next write replaces the stored one)"
             ),
             Warning::LockExpiredUnchanged(because) => write!(
                 f,

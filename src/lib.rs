@@ -9,6 +9,7 @@
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 
 pub mod codec;
+pub mod compression;
 pub mod config;
 pub mod error;
 pub mod keys;

@@ -414,8 +414,7 @@ impl SessionHandler {
             if prefetch.id == id {
                 let loaded = prefetch.result?;
                 self.activate(id, prefetch.store, loaded.access)?;
-                STATS.bytes_read.add(loaded.data.len() as u64);
-                return Ok(loaded.data);
+                return Ok(self.plain(loaded.data));
             }
             self.release_prefetch(prefetch)?;
         }
@@ -423,7 +422,7 @@ impl SessionHandler {
             if active.id == id && matches!(active.access, Access::Locked(_)) {
                 // session_reset(): we still hold the lock; read the data again under it.
                 let data = self.redis.run(&mut |conn| active.store.read(conn))?;
-                return Ok(data.unwrap_or_default());
+                return Ok(self.plain(data.unwrap_or_default()));
             }
         }
         let store = self.store(id);
@@ -431,8 +430,7 @@ impl SessionHandler {
             .load(id, &store, caller.intent, Which::Any)?
             .expect("Which::Any always loads");
         self.activate(id, store, loaded.access)?;
-        STATS.bytes_read.add(loaded.data.len() as u64);
-        Ok(loaded.data)
+        Ok(self.plain(loaded.data))
     }
 
     pub fn write(&mut self, id: &[u8], data: &[u8], ttl: Duration) -> SessionResult<()> {
@@ -445,13 +443,16 @@ impl SessionHandler {
         if !self.has_read(id)? {
             return self.write_unread(id, data, ttl);
         }
+        let plain = data;
+        let compression = self.settings.compression;
+        let data = &*compression.encode(plain);
         STATS.bytes_written.add(data.len() as u64);
         self.with_active(|this, session, access| match access {
             Access::Locked(locked) => this.end_lock(session, locked, |conn, store, token| {
                 store.write(conn, token, data, ttl)
             }),
             Access::Snapshot(base) => {
-                this.merge_and_write(&session.store, base, data.to_vec(), ttl)
+                this.merge_and_write(&session.store, base, plain.to_vec(), ttl)
             }
             Access::Unlocked => this
                 .redis
@@ -534,6 +535,22 @@ impl SessionHandler {
     /// Warnings of the calls so far that did not fail them (the boundary shows them).
     pub fn take_warnings(&mut self) -> Vec<Warning> {
         std::mem::take(&mut self.warnings)
+    }
+
+    /// What PHP gets for stored bytes: decompressed when they carry a compression header
+    /// (whatever rustredis.compression is now). A header that does not decode gives a warning and
+    /// a fresh session, never a crash.
+    fn plain(&mut self, stored: Vec<u8>) -> Vec<u8> {
+        STATS.bytes_read.add(stored.len() as u64);
+        match crate::compression::decode(&stored, self.settings.max_data_bytes) {
+            Ok(std::borrow::Cow::Borrowed(_)) => stored,
+            Ok(std::borrow::Cow::Owned(plain)) => plain,
+            Err(corrupt) => {
+                self.warnings
+                    .push(Warning::CorruptSession(corrupt.to_string()));
+                Vec::new()
+            }
+        }
     }
 
     /// Lines for PHP's error log of the calls so far (rustredis.slow_lock_ms).
@@ -780,6 +797,9 @@ impl SessionHandler {
             return Err(SessionError::InvalidId);
         }
         let store = self.store(id);
+        let plain = data;
+        let compression = self.settings.compression;
+        let data = &*compression.encode(plain);
         match self.settings.lock_mode {
             LockMode::Locked => {
                 let loaded = self
@@ -796,7 +816,7 @@ impl SessionHandler {
                     Owned::Lost => Err(locked.lost()),
                 }
             }
-            LockMode::Optimistic => self.merge_and_write(&store, Vec::new(), data.to_vec(), ttl),
+            LockMode::Optimistic => self.merge_and_write(&store, Vec::new(), plain.to_vec(), ttl),
             LockMode::Unlocked => self
                 .redis
                 .run(&mut |conn| store.write_unlocked(conn, data, ttl)),

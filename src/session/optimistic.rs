@@ -17,7 +17,8 @@ const MAX_MERGE_ATTEMPTS: usize = 10_000;
 const MERGE_ROUNDS_BEFORE_BACKOFF: usize = 3;
 
 impl SessionHandler {
-    /// Writes `mine`, based on `base`: one round trip when nobody else wrote. A locking request
+    /// Writes `mine` (plain), based on `base` (as stored, compressed or not): one round trip when
+    /// nobody else wrote. A locking request
     /// between its read and its write is waited for (its write is based on what it read), and
     /// that wait and the spreading-out of a crowd of writers share the one budget
     /// rustredis.lock_wait_ms.
@@ -34,7 +35,8 @@ impl SessionHandler {
         loop {
             let theirs =
                 match wait_while_held(&self.redis, store, &mut lock_backoff, |conn, waiter| {
-                    store.compare_and_set(conn, &base, &mine, ttl, waiter)
+                    let stored = self.settings.compression.encode(&mine);
+                    store.compare_and_set(conn, &base, &stored, ttl, waiter)
                 })? {
                     Waited::Done(Cas::Written) => return Ok(()),
                     Waited::Done(Cas::Changed(theirs)) => theirs,
@@ -57,11 +59,18 @@ impl SessionHandler {
                     }
                 }
             }
+            // Merged as PHP sees them (a header that does not decode stays as it is: it cannot be
+            // split, so any parallel change is a whole-session conflict).
+            let max = self.settings.max_data_bytes;
+            let plain = |stored: &[u8]| match crate::compression::decode(stored, max) {
+                Ok(plain) => plain.into_owned(),
+                Err(_) => stored.to_vec(),
+            };
             let merge = three_way_merge(
                 &self.serializer,
-                &base,
+                &plain(&base),
                 &mine,
-                &theirs,
+                &plain(&theirs),
                 self.settings.on_conflict,
             );
             if !merge.overridden_keys.is_empty() {
