@@ -173,7 +173,7 @@ $R = [
 // 1. Redis commands per request, counted by Redis (MONITOR lines not issued from Lua)
 // ---------------------------------------------------------------------------------------------
 if (want(1)):
-say('== 1/7 Redis round trips per request (reads Redis processed; commands by MONITOR)');
+say('== 1/8 Redis round trips per request (reads Redis processed; commands by MONITOR)');
 $rt_cases = [
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''], ['rr-optimistic', 'rac'],
     ['phpredis-off', ''], ['phpredis-off', 'rac'], ['phpredis-off-p', ''],
@@ -240,7 +240,7 @@ endif;
 // 2. µs per session cycle in a php CLI loop
 // ---------------------------------------------------------------------------------------------
 if (want(2)):
-say('== 2/7 µs per session cycle (php CLI loop)');
+say('== 2/8 µs per session cycle (php CLI loop)');
 pin(true);
 $cycle_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -268,7 +268,21 @@ foreach ($cycle_cases as $k => [$config, $pattern]) {
     say(sprintf('   %-45s %.1f µs (runs: %s)', $label($config, $pattern), median($us), implode(' ', array_map(fn ($x) => round($x, 1), $us))));
 }
 
+// The same, unpinned (php and Redis wherever the scheduler puts them), for the main rows.
 pin(false);
+say('   unpinned:');
+$unpinned_cases = [['phpredis-off', ''], ['phpredis-off-p', ''], ['rr-locked', ''], ['rr-off', ''], ['rr-optimistic', ''], ['rr-locked', 'rac']];
+$unpinned = [];
+for ($round = 0; $round < $opt['runs']; $round++) {
+    foreach ($unpinned_cases as $k => [$config, $pattern]) {
+        $unpinned[$k][] = run_cycles($config, $pattern, rr_new_session_id('cu'), $opt['cycles'], 1, 60);
+    }
+}
+foreach ($unpinned_cases as $k => [$config, $pattern]) {
+    $us = array_merge(...array_column($unpinned[$k], 'us'));
+    $R['cycles_unpinned'][] = ['config' => $config, 'pattern' => $pattern, 'median_us' => median($us), 'us' => $us];
+    say(sprintf('   %-45s %.1f µs (runs: %s)', $label($config, $pattern), median($us), implode(' ', array_map(fn ($x) => round($x, 1), $us))));
+}
 endif;
 
 // ---------------------------------------------------------------------------------------------
@@ -311,7 +325,7 @@ function run_wrk(int $port, string $path, int $seconds, int $connections): array
 }
 
 if (want(3)):
-say("== 3/7 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
+say("== 3/8 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
 
 $wrk_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -355,7 +369,7 @@ endif;
 // 4. The parallel-AJAX case: N = 10 requests of 300 ms on one session, vs one request alone
 // ---------------------------------------------------------------------------------------------
 if (want(4)):
-say('== 4/7 parallel AJAX, N = 10 × 300 ms on one session');
+say('== 4/8 parallel AJAX, N = 10 × 300 ms on one session');
 $ajax_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
@@ -375,7 +389,7 @@ endif;
 // ---------------------------------------------------------------------------------------------
 if (want(5)):
 pin(true);
-say("== 5/7 lock handoff ({$opt['handoff_rounds']} rounds each)");
+say("== 5/8 lock handoff ({$opt['handoff_rounds']} rounds each)");
 // One holder and one waiter process per configuration; each round hands over once in every
 // configuration, so a slow spell of the machine hits them all alike.
 $handoff_configs = ['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait'];
@@ -422,7 +436,7 @@ foreach ($pairs as $config => [$holder, $waiter]) {
 }
 
 // read_and_close readers while a writer holds the lock of the same session
-say('== 5b/7 read_and_close readers while a writer holds the lock');
+say('== 5b/8 read_and_close readers while a writer holds the lock');
 // Per round and configuration: 500 reads alone and 500 reads while a holder process keeps the
 // lock (alternating which comes first). The holder lets go after 3 s at the latest, so a reader
 // that blocks is measured as blocked instead of hanging the benchmark (and is not made to block
@@ -490,7 +504,7 @@ endif;
 // 6. Lost updates: 20 parallel increments of one counter, 20 parallel distinct-key writes
 // ---------------------------------------------------------------------------------------------
 if (want(6)):
-say("== 6/7 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
+say("== 6/8 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
 $lost_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
@@ -527,6 +541,15 @@ endif;
 if (want(7)):
 require __DIR__ . '/leases.php';
 $R['leases'] = lease_bench($opt, $http, $label);
+endif;
+
+// ---------------------------------------------------------------------------------------------
+// 8. Network distance: Redis one LAN hop away (bench/distance.php)
+// ---------------------------------------------------------------------------------------------
+if (want(8)):
+say('== 8/8 network distance (delay proxy; unpinned)');
+require __DIR__ . '/distance.php';
+$R['distance'] = distance_bench($opt, $redis_port);
 endif;
 
 if (!want(0)) {

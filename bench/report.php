@@ -240,11 +240,30 @@ function write_report(array $R): void
         sprintf('%s µs vs %s µs (median of the per-round ratios: %s)', fmt($c_lock, 1), fmt($c_off, 1), show_ratio($c_ratio)),
         at_most($c_ratio, 1.0),
         sprintf(
-            'a locked cycle is two Lua scripts (EVALSHA acquire+read, EVALSHA write+release) where phpredis without locking sends a plain GET and SETEX; rustredis with locking off costs %s µs and phpredis with a persistent connection %s µs in the same run.',
+            'a locked cycle is a pipeline (SET NX PX, GET, PTTL, GET) and one Lua script (EVALSHA write+release, owner-checked) where phpredis without locking sends a plain GET and SETEX; rustredis with locking off costs %s µs and phpredis with a persistent connection %s µs in the same run.',
             fmt($cy_base('rr-off', ''), 1),
             fmt($cy_base('phpredis-off-p', ''), 1)
         )
     );
+    $t2u = '';
+    if (isset($R['cycles_unpinned'])) {
+        $cu = $R['cycles_unpinned'];
+        $cu_ratio = fn (array $row, string $base) => paired_ratio($row['us'], row_of($cu, $base, $row['pattern'])['us'] ?? []);
+        $rows = [];
+        foreach ($cu as $row) {
+            $rows[] = [$name($row), fmt($row['median_us'], 1), implode(' ', array_map(fn ($x) => fmt($x, 1), $row['us'])), show_ratio($cu_ratio($row, 'phpredis-off'))];
+        }
+        $t2u = "\nUnpinned (php and redis-server wherever the scheduler puts them), same rounds:\n\n"
+            . md_table(['configuration', 'µs / cycle (median)', 'each run', '× phpredis off'], $rows);
+        $u_row = row_of($cu, 'rr-locked');
+        $u_ratio = $u_row ? $cu_ratio($u_row, 'phpredis-off') : null;
+        $target(
+            'locked rustredis cycle ≤ phpredis cycle with locking off, unpinned',
+            sprintf('%s µs vs %s µs (median of the per-round ratios: %s)', fmt($u_row['median_us'] ?? null, 1), fmt(row_of($cu, 'phpredis-off')['median_us'] ?? null, 1), show_ratio($u_ratio)),
+            at_most($u_ratio, 1.0),
+            'unpinned, every round trip may wake a sleeping vCPU; see the unpinned table in section 2.'
+        );
+    }
     $w_row = row_of($wk, 'rr-locked');
     $w_off_row = row_of($wk, 'phpredis-off');
     $w_ratio = $w_row ? $wk_ratio($w_row, 'phpredis-off') : null;
@@ -356,6 +375,50 @@ function write_report(array $R): void
         );
     }
 
+    // ---- 8. network distance
+    $t8 = "Not measured in this run.\n";
+    if (isset($R['distance']['distances'])) {
+        $D = $R['distance'];
+        $rows = [];
+        foreach ($D['distances'] as $d) {
+            $base = null;
+            foreach ($d['rows'] as $r) {
+                if ($r['config'] === 'phpredis-off') {
+                    $base = $r;
+                }
+            }
+            foreach ($d['rows'] as $r) {
+                $rows[] = [
+                    sprintf('+%d µs (measured +%s)', $d['target_us'], fmt($d['added_us'], 0)),
+                    $label($r['config'], $r['pattern']),
+                    fmt($r['median_us'], 0),
+                    $base ? show_ratio(paired_ratio($r['runs'], $base['runs'])) : '–',
+                ];
+            }
+        }
+        $t8 = sprintf("PHP's PING: %s µs direct; the proxy itself adds %s µs, which is taken off the requested delay. A new\n"
+            . "connection plus its first PING through the proxy costs %s.\n\n",
+            fmt($D['direct_ping_us'], 1), fmt($D['proxy_overhead_us'], 0),
+            implode(', ', array_map(fn ($d) => sprintf('%s µs at +%d µs', fmt($d['connect_us'], 0), $d['target_us']), $D['distances'])))
+            . md_table(['added round trip', 'configuration', 'µs per cycle', '× phpredis off (median of per-round ratios)'], $rows);
+        foreach ($D['distances'] as $d) {
+            if ($d['target_us'] !== 250) {
+                continue;
+            }
+            $by = [];
+            foreach ($d['rows'] as $r) {
+                $by[$r['config'] . '/' . $r['pattern']] = $r;
+            }
+            $ratio = paired_ratio($by['rr-locked/']['runs'], $by['phpredis-off/']['runs']);
+            $target(
+                'at +0.25 ms round trip, locked rustredis cycle ≤ ×0.75 of phpredis without locking',
+                sprintf('%s µs vs %s µs (%s)', fmt($by['rr-locked/']['median_us'], 0), fmt($by['phpredis-off/']['median_us'], 0), show_ratio($ratio)),
+                $ratio !== null && $ratio <= 0.75,
+                'see table 8.'
+            );
+        }
+    }
+
     $false_returns = array_sum(array_column($R['lost'], 'false_returns'));
     $closes = array_sum(array_column($R['lost'], 'n'));
     $targets_table = md_table(['target', 'measured in this run', 'verdict'], $targets);
@@ -420,6 +483,7 @@ and the ratios are medians of the ratios within each round.
 "Counter check": the counter read back after every round equals the number of cycles run.
 
 $t2
+$t2u
 ## 3. php-fpm + nginx throughput (wrk)
 
 `wrk -t2 -c{$o['wrk_connections']} --latency` for {$o['wrk_seconds']} s per row, as {$o['wrk_passes']} passes over all rows in turn (a 1 s
@@ -465,6 +529,14 @@ $t6
 ## 7. Leases: a crashed worker, and what renewals cost
 
 $t7
+## 8. Network distance: Redis one LAN hop away
+
+A delay proxy of our own (`examples/delay_proxy.rs`) between php and Redis forwards every chunk half
+the added round trip later in each direction, and a connection's first request one round trip
+later still, as a TCP handshake costs. µs per CLI session cycle (as in section 2, unpinned);
+phpredis connects anew for every request, rustredis keeps its connections per process.
+
+$t8
 MD;
     file_put_contents(__DIR__ . '/RESULTS.md', $doc);
     echo $doc;

@@ -49,6 +49,11 @@ else
     export RR_BUILD_INFO="cargo build --release of commit $commit${dirty:+ plus uncommitted changes in src/}"
 fi
 
+# Section 8's delay proxy (examples/delay_proxy.rs); without cargo the section says it is skipped.
+if command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ]; then
+    (cd "$RR_ROOT" && PATH="$HOME/.cargo/bin:$PATH" cargo build --release --example delay_proxy >&2) || rr_die "cargo build of the delay proxy failed"
+fi
+
 trap rr_stop_servers EXIT
 trap 'exit 130' INT TERM
 rr_make_tmp
