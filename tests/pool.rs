@@ -60,8 +60,10 @@ fn distinct_timeouts_keep_pools_and_sockets_bounded() {
         );
     }
     let sockets = open_sockets();
+    // Plus one: the lease thread's own connection, renewing `held`'s lock (on a slow machine the
+    // loop outlasts a renewal period).
     assert!(
-        sockets <= before + MAX_IDLE,
+        sockets <= before + MAX_IDLE + 1,
         "{sockets} sockets open after 2,000 targets, {before} before"
     );
 
