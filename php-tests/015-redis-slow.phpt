@@ -39,7 +39,7 @@ echo preg_replace(['/ in \S+ on line \d+/', '/rr-slow-[0-9a-f]+/'], ['', 'rr-slo
 ?>
 --EXPECT--
 
-Warning: session_start(): rustredis: Redis at unix:///tmp/rr-slow-X/redis.sock failed: no reply within 300 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+Warning: session_start(): rustredis: Redis at unix:///tmp/rr-slow-X/redis.sock failed: no complete reply within 300 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
 
 Warning: session_start(): Failed to read session data: rustredis (path: unix:///tmp/rr-slow-X/redis.sock?prefix=slow:)
 bool(false)

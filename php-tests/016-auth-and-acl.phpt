@@ -40,7 +40,7 @@ password: ok
 user and password: ok
 redis:// URL with ACL user: ok
 
-Warning: session_start(): rustredis: Redis at tcp://127.0.0.1:PORT failed: Password authentication failed - AuthenticationFailed
+Warning: session_start(): rustredis: Redis at tcp://127.0.0.1:PORT failed: AUTH refused (the credentials in session.save_path): WRONGPASS invalid username-password pair or user is disabled.
 
 Warning: session_start(): Failed to read session data: rustredis (path: tcp://127.0.0.1:PORT?auth=wrong&prefix=auth:)
 bool(false)

@@ -95,10 +95,43 @@ impl fmt::Display for LostBecause {
 /// The Redis side of a [`SessionError::Redis`].
 #[derive(Debug)]
 pub enum RedisCause {
-    /// No reply within the socket read timeout in force.
+    /// A command was not sent, or its whole reply did not arrive, within the read timeout in
+    /// force (each has all of it).
     Timeout { read_timeout: Duration },
+    /// The connect (TCP, TLS handshake, AUTH/SELECT) did not finish within the connect timeout.
+    ConnectTimeout {
+        stage: ConnectStage,
+        connect_timeout: Duration,
+    },
+    /// TLS failed: the handshake, the server's certificate, or the server refusing ours. `hint`
+    /// says what to change, when it is known.
+    Tls { detail: String, hint: &'static str },
+    /// Redis refused the AUTH or SELECT of a new connection.
+    Refused {
+        command: &'static str,
+        reply: String,
+    },
     /// Any other failure, as the client library reports it.
     Failed(redis::RedisError),
+}
+
+/// Where a connect was when it ran out of time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectStage {
+    Tcp,
+    TlsHandshake,
+    /// AUTH and SELECT, which a new connection sends before anything else.
+    Setup,
+}
+
+impl fmt::Display for ConnectStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ConnectStage::Tcp => "TCP connect",
+            ConnectStage::TlsHandshake => "TLS handshake",
+            ConnectStage::Setup => "AUTH/SELECT after connecting",
+        })
+    }
 }
 
 impl fmt::Display for RedisCause {
@@ -106,9 +139,33 @@ impl fmt::Display for RedisCause {
         match self {
             RedisCause::Timeout { read_timeout } => write!(
                 f,
-                "no reply within {} ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)",
+                "no complete reply within {} ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)",
                 read_timeout.as_millis()
             ),
+            RedisCause::ConnectTimeout {
+                stage,
+                connect_timeout,
+            } => write!(
+                f,
+                "{stage} timed out: connecting took longer than {} ms (rustredis.connect_timeout_ms, or timeout \
+                 in session.save_path)",
+                connect_timeout.as_millis()
+            ),
+            RedisCause::Tls { detail, hint } => {
+                write!(f, "TLS failed: {detail}")?;
+                if !hint.is_empty() {
+                    write!(f, "; {hint}")?;
+                }
+                Ok(())
+            }
+            RedisCause::Refused { command, reply } => {
+                let what = if *command == "AUTH" {
+                    "the credentials in session.save_path"
+                } else {
+                    "the database in session.save_path"
+                };
+                write!(f, "{command} refused ({what}): {reply}")
+            }
             RedisCause::Failed(err) => write!(f, "{err}"),
         }
     }

@@ -22,10 +22,10 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use redis::RedisResult;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
+use crate::error::RedisCause;
 use crate::pool::{Pool, RedisConnection};
 use crate::protocol::{LockToken, Owned, SessionStore};
 use crate::stats::STATS;
@@ -325,7 +325,7 @@ fn renewal_thread() {
             }
             due
         };
-        let results: Vec<(u64, Duration, RedisResult<Owned>)> = due
+        let results: Vec<(u64, Duration, Result<Owned, RedisCause>)> = due
             .into_iter()
             .map(|d| {
                 let result = run_job(&mut connections, &d);
@@ -355,10 +355,10 @@ fn renewal_thread() {
                     entry.state = LeaseState::Renewing;
                 }
                 Ok(Owned::Lost) => entry.state = LeaseState::Lost,
-                Err(err) => {
+                Err(cause) => {
                     STATS.lease_renewal_errors.incr();
-                    STATS.record_redis_error(&err);
-                    entry.state = LeaseState::Failing(err.to_string());
+                    STATS.record_cause(&cause);
+                    entry.state = LeaseState::Failing(cause.to_string());
                     let sooner = (lease / RENEWALS_PER_LEASE).min(RETRY_AFTER_ERROR);
                     entry.next_due = Instant::now() + sooner;
                 }
@@ -372,7 +372,7 @@ fn renewal_thread() {
 fn run_job(
     connections: &mut HashMap<usize, (Pool, RedisConnection)>,
     due: &Due,
-) -> RedisResult<Owned> {
+) -> Result<Owned, RedisCause> {
     use redis::ConnectionLike;
     // A renewal must come back well within the lease, whatever the request's read timeout.
     let timeout = (due.lease / 2).max(Duration::from_millis(10));
@@ -391,7 +391,7 @@ fn run_job(
                 connections.insert(due.pool.id(), (due.pool.clone(), conn));
                 return Ok(owned);
             }
-            Err(err) => last_error = Some(err),
+            Err(err) => last_error = Some(conn.cause(err)),
         }
     }
     Err(last_error.expect("two attempts ran"))

@@ -4,13 +4,14 @@
 //! `ps_module` with ext/session, the `RustRedis\SessionHandler` class, and translates each call
 //! into one on [`session::SessionHandler`]. Everything else is plain Rust: `session` (what each
 //! PHP call does), `protocol` (the lock protocol, both halves, with its Lua scripts), `pool`,
-//! `config`, `keys`, `codec` and `merge`, tested with `cargo test` against a real Redis
+//! `connection`, `config`, `keys`, `codec` and `merge`, tested with `cargo test` against a real Redis
 //! (`cargo test --lib` needs none).
 #![deny(unsafe_code, unsafe_op_in_unsafe_fn)]
 
 pub mod codec;
 pub mod compression;
 pub mod config;
+pub mod connection;
 pub mod error;
 pub mod keys;
 pub mod lease;

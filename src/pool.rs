@@ -18,185 +18,36 @@
 //! [`MAX_IDLE_PER_POOL`] per target and [`MAX_IDLE`] in all. A [`Pool`] handle holds no
 //! connection, so a handler whose target was dropped meanwhile keeps working: it connects anew,
 //! and what it gives back is kept again. A connection that carried a reply over
-//! [`MAX_REUSED_REPLY_BYTES`] is closed after use instead of kept: redis-rs reads replies into a
-//! buffer that keeps the capacity of the largest one for the connection's lifetime, and has no
-//! way to shrink it, so only closing the connection gives that memory back.
+//! [`MAX_REUSED_REPLY_BYTES`] is closed after use instead of kept: redis-rs's parser, which reads
+//! each connection's replies, keeps a buffer with the capacity of the largest one for the
+//! connection's lifetime and has no way to shrink it, so only closing the connection gives that
+//! memory back.
+//!
+//! What a connection is — its deadlines on connecting and on every command, TLS, AUTH/SELECT, and
+//! retiring one that failed — is `connection`'s business.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use redis::{
-    ConnectionAddr, ConnectionInfo, ConnectionLike, ErrorKind, IntoConnectionInfo,
-    RedisConnectionInfo, RedisResult, Value,
-};
 
-use crate::config::{Endpoint, RedisTarget};
+use crate::config::RedisTarget;
+pub use crate::connection::{RedisConnection, MAX_REUSED_REPLY_BYTES};
+use crate::error::RedisCause;
 
-/// A pooled connection that remembers when it can no longer be trusted.
-///
-/// redis-rs keeps a connection open after a read timeout, but the late reply may still arrive and
-/// would then be read as the answer to the next request's command. Any error that is not a plain
-/// Redis error reply (I/O, timeout, protocol) therefore retires the connection.
-///
-/// It also remembers a reply too large to keep the connection for (see the module documentation).
-pub struct RedisConnection {
-    inner: redis::Connection,
-    broken: bool,
-    /// A reply over [`MAX_REUSED_REPLY_BYTES`] went through.
-    oversized: bool,
-    /// The process that opened it.
-    pid: u32,
-}
-
-impl RedisConnection {
-    fn track<T>(
-        &mut self,
-        result: RedisResult<T>,
-        size: impl FnOnce(&T) -> usize,
-    ) -> RedisResult<T> {
-        match &result {
-            Ok(reply) => {
-                if size(reply) > MAX_REUSED_REPLY_BYTES {
-                    self.oversized = true;
-                }
-            }
-            Err(err) => {
-                if err.is_io_error()
-                    || err.is_timeout()
-                    || err.is_connection_dropped()
-                    || err.kind() == ErrorKind::Parse
-                {
-                    self.broken = true;
-                }
-            }
-        }
-        result
-    }
-
-    /// Whether it may be kept idle for another checkout.
-    fn reusable(&self) -> bool {
-        self.is_open() && !self.oversized
-    }
-}
-
-/// About how many bytes a reply took to read: the strings in it.
-fn reply_size(reply: &Value) -> usize {
-    match reply {
-        Value::BulkString(bytes) => bytes.len(),
-        Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.len(),
-        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
-            items.iter().map(reply_size).sum()
-        }
-        Value::Map(pairs) => pairs_size(pairs),
-        Value::Attribute { data, attributes } => reply_size(data) + pairs_size(attributes),
-        _ => 0,
-    }
-}
-
-fn pairs_size(pairs: &[(Value, Value)]) -> usize {
-    pairs
-        .iter()
-        .map(|(key, value)| reply_size(key) + reply_size(value))
-        .sum()
-}
-
-impl ConnectionLike for RedisConnection {
-    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
-        let result = self.inner.req_packed_command(cmd);
-        self.track(result, reply_size)
-    }
-
-    fn req_packed_commands(
-        &mut self,
-        cmd: &[u8],
-        offset: usize,
-        count: usize,
-    ) -> RedisResult<Vec<Value>> {
-        let result = self.inner.req_packed_commands(cmd, offset, count);
-        self.track(result, |replies| replies.iter().map(reply_size).sum())
-    }
-
-    fn get_db(&self) -> i64 {
-        self.inner.get_db()
-    }
-
-    fn check_connection(&mut self) -> bool {
-        self.inner.check_connection()
-    }
-
-    fn is_open(&self) -> bool {
-        !self.broken && self.inner.is_open()
-    }
-}
-
-/// Opens connections with a connect timeout and the read/write timeouts set.
+/// Opens connections to one target with its timeouts.
 #[derive(Debug)]
-pub struct RedisConnector {
-    info: ConnectionInfo,
+struct Connector {
+    target: RedisTarget,
     connect_timeout: Duration,
     read_timeout: Duration,
 }
 
-impl RedisConnector {
-    pub fn new(
-        target: &RedisTarget,
-        connect_timeout: Duration,
-        read_timeout: Duration,
-    ) -> RedisConnector {
-        let addr = match &target.endpoint {
-            Endpoint::Tcp {
-                host,
-                port,
-                tls: false,
-            } => ConnectionAddr::Tcp(host.clone(), *port),
-            Endpoint::Tcp {
-                host,
-                port,
-                tls: true,
-            } => ConnectionAddr::TcpTls {
-                host: host.clone(),
-                port: *port,
-                insecure: false,
-                tls_params: None,
-            },
-            Endpoint::Unix { path } => ConnectionAddr::Unix(path.into()),
-        };
-        let mut redis_info = RedisConnectionInfo::default()
-            .set_db(target.database)
-            .set_skip_set_lib_name();
-        if let Some(user) = &target.username {
-            redis_info = redis_info.set_username(user);
-        }
-        if let Some(password) = &target.password {
-            redis_info = redis_info.set_password(password);
-        }
-        let info = addr
-            .into_connection_info()
-            .expect("a ConnectionAddr always converts")
-            .set_redis_settings(redis_info);
-        RedisConnector {
-            info,
-            connect_timeout,
-            read_timeout,
-        }
-    }
-}
-
-impl RedisConnector {
-    fn connect(&self) -> RedisResult<RedisConnection> {
+impl Connector {
+    fn connect(&self, read_timeout: Duration) -> Result<RedisConnection, RedisCause> {
         crate::stats::STATS.connections_opened.incr();
-        let client = redis::Client::open(self.info.clone())?;
-        let conn = client.get_connection_with_timeout(self.connect_timeout)?;
-        conn.set_read_timeout(Some(self.read_timeout))?;
-        conn.set_write_timeout(Some(self.read_timeout))?;
-        Ok(RedisConnection {
-            inner: conn,
-            broken: false,
-            oversized: false,
-            pid: std::process::id(),
-        })
+        crate::connection::connect(&self.target, self.connect_timeout, read_timeout)
     }
 }
 
@@ -206,9 +57,6 @@ pub const MAX_POOLS: usize = 16;
 pub const MAX_IDLE_PER_POOL: usize = 4;
 /// Idle connections a process keeps, all targets together.
 pub const MAX_IDLE: usize = 16;
-/// A connection that carried a larger reply is closed after use (see the module documentation).
-pub const MAX_REUSED_REPLY_BYTES: usize = 1 << 20;
-
 /// Everything that makes two connections interchangeable.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PoolKey {
@@ -315,7 +163,7 @@ pub fn stats() -> PoolStats {
 
 struct Target {
     key: Arc<PoolKey>,
-    connector: RedisConnector,
+    connector: Connector,
 }
 
 /// A cheap handle to one target's connections. It holds none itself: they are kept for the
@@ -325,12 +173,12 @@ pub struct Pool(Arc<Target>);
 
 impl Pool {
     /// An idle connection, or a new one (bounded by the connect timeout, no retries).
-    pub fn get(&self) -> RedisResult<PooledConnection> {
+    pub fn get(&self) -> Result<PooledConnection, RedisCause> {
         let idle = with_idle(|idle| idle.take(&self.0.key));
         let reused = idle.is_some();
         let conn = match idle {
             Some(conn) => conn,
-            None => self.0.connector.connect()?,
+            None => self.0.connector.connect(self.0.connector.read_timeout)?,
         };
         Ok(PooledConnection {
             conn: Some(conn),
@@ -341,11 +189,8 @@ impl Pool {
 
     /// A connection of the caller's own, outside the pool (the lease renewal thread's), with
     /// this read timeout.
-    pub fn dedicated(&self, read_timeout: Duration) -> RedisResult<RedisConnection> {
-        let conn = self.0.connector.connect()?;
-        conn.inner.set_read_timeout(Some(read_timeout))?;
-        conn.inner.set_write_timeout(Some(read_timeout))?;
-        Ok(conn)
+    pub fn dedicated(&self, read_timeout: Duration) -> Result<RedisConnection, RedisCause> {
+        self.0.connector.connect(read_timeout)
     }
 
     /// Identifies this pool among the process's pools while it lives.
@@ -387,7 +232,7 @@ impl Drop for PooledConnection {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        if conn.pid != std::process::id() {
+        if conn.pid() != std::process::id() {
             // On loan across a fork: the parent still owns the socket.
             std::mem::forget(conn);
         } else if conn.reusable() {
@@ -408,7 +253,11 @@ pub fn pool_for(target: &RedisTarget, connect_timeout: Duration, read_timeout: D
             connect_timeout,
             read_timeout,
         }),
-        connector: RedisConnector::new(target, connect_timeout, read_timeout),
+        connector: Connector {
+            target: target.clone(),
+            connect_timeout,
+            read_timeout,
+        },
     }))
 }
 
@@ -481,25 +330,5 @@ mod tests {
         }
         assert_eq!(closed + idle.idle(), 2_000);
         assert_eq!(idle.take(&1_999), Some(1_999));
-    }
-
-    #[test]
-    fn reply_sizes_count_the_strings() {
-        assert_eq!(reply_size(&Value::Okay), 0);
-        assert_eq!(reply_size(&Value::Int(1 << 40)), 0);
-        assert_eq!(
-            reply_size(&Value::BulkString(vec![0; 2_000_000])),
-            2_000_000
-        );
-        let nested = Value::Array(vec![
-            Value::Int(1),
-            Value::BulkString(vec![0; 10]),
-            Value::Array(vec![Value::SimpleString("abc".into()), Value::Nil]),
-            Value::Map(vec![(
-                Value::BulkString(vec![0; 2]),
-                Value::BulkString(vec![0; 5]),
-            )]),
-        ]);
-        assert_eq!(reply_size(&nested), 20);
     }
 }

@@ -5,6 +5,8 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::error::RedisCause;
+
 /// One counter.
 pub struct Counter(AtomicU64);
 
@@ -127,6 +129,17 @@ impl Stats {
             .position(|bound| ms <= *bound)
             .unwrap_or(WAIT_BUCKETS_MS.len());
         self.lock_wait_histogram[bucket].incr();
+    }
+
+    pub fn record_cause(&self, cause: &RedisCause) {
+        match cause {
+            RedisCause::Timeout { .. } | RedisCause::ConnectTimeout { .. } => {
+                self.redis_errors_timeout.incr()
+            }
+            RedisCause::Tls { .. } => self.redis_errors_connection.incr(),
+            RedisCause::Refused { .. } => self.redis_errors_server.incr(),
+            RedisCause::Failed(err) => self.record_redis_error(err),
+        }
     }
 
     pub fn record_redis_error(&self, err: &redis::RedisError) {

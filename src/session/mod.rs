@@ -32,7 +32,7 @@ mod optimistic;
 use std::cell::Cell;
 use std::time::Duration;
 
-use redis::{ConnectionLike, RedisError, RedisResult};
+use redis::{ConnectionLike, RedisResult};
 
 use crate::codec::SessionSerializer;
 use crate::config::{LockMode, LockTimeoutAction, SavePath, Settings};
@@ -186,15 +186,8 @@ struct Redis {
 }
 
 impl Redis {
-    fn error(&self, err: RedisError) -> SessionError {
-        STATS.record_redis_error(&err);
-        let cause = if err.is_timeout() {
-            RedisCause::Timeout {
-                read_timeout: self.read_timeout,
-            }
-        } else {
-            RedisCause::Failed(err)
-        };
+    fn failed(&self, cause: RedisCause) -> SessionError {
+        STATS.record_cause(&cause);
         SessionError::Redis {
             endpoint: self.endpoint.clone(),
             cause,
@@ -211,17 +204,17 @@ impl Connections for Redis {
         &self,
         op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> SessionResult<T> {
-        let mut conn = self.pool.get().map_err(|e| self.error(e))?;
+        let mut conn = self.pool.get().map_err(|cause| self.failed(cause))?;
         self.count_round_trip();
         match op(&mut *conn) {
             Err(err) if conn.reused() && err.is_connection_dropped() && !err.is_timeout() => {
                 drop(conn);
                 STATS.reconnects.incr();
-                let mut fresh = self.pool.get().map_err(|e| self.error(e))?;
+                let mut fresh = self.pool.get().map_err(|cause| self.failed(cause))?;
                 self.count_round_trip();
-                op(&mut *fresh).map_err(|e| self.error(e))
+                op(&mut *fresh).map_err(|err| self.failed(fresh.cause(err)))
             }
-            other => other.map_err(|e| self.error(e)),
+            other => other.map_err(|err| self.failed(conn.cause(err))),
         }
     }
 }

@@ -1,0 +1,506 @@
+//! One connection to Redis, of our own: every step of it ends by a wall-clock deadline.
+//!
+//! redis-rs's sync `Connection` bounds each socket read, not a whole reply, and runs the TLS
+//! handshake on a socket without timeouts, so a server that accepts and stays silent, or one that
+//! drips a byte now and then, holds a PHP worker forever. Here:
+//!
+//! - **Connecting** — resolving, the TCP connect to each address in turn, the TLS handshake and
+//!   AUTH/SELECT — shares one deadline, the connect timeout. A failure names the stage that ran
+//!   out of time.
+//! - **A command** gets the read timeout for sending it, and the read timeout again for its whole
+//!   reply. A blocking command (the lock wait's `BLPOP`) blocks for less than that (see
+//!   `protocol::Backoff`).
+//!
+//! Both work the same way: the socket is wrapped in a [`Deadline`], which before every read and
+//! write sets the socket's timeout to the time left, so no single read can outlast the deadline
+//! however the bytes arrive. TLS runs on top of that wrapper, so the handshake and every record
+//! are bounded too. Commands are packed by redis-rs and replies parsed by redis-rs's own
+//! [`redis::Parser`]; AUTH and SELECT are sent here.
+//!
+//! A connection that failed in any way other than a Redis error reply (I/O, a timeout, a reply
+//! that does not parse) is retired: a late reply must never be read as the answer to the next
+//! command. It also remembers a reply too large to keep the connection for (see `pool`), and the
+//! process that opened it, so that a forked child never uses its parent's socket.
+
+mod tls;
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use redis::{ConnectionLike, RedisError, RedisResult, Value};
+
+use crate::config::{Endpoint, RedisTarget};
+use crate::error::{ConnectStage, RedisCause};
+
+/// A connection that carried a larger reply is closed after use (see `pool`).
+pub const MAX_REUSED_REPLY_BYTES: usize = 1 << 20;
+
+/// A socket's timeouts, which [`Deadline`] adjusts before each use.
+trait Socket: Read + Write {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl Socket for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, timeout)
+    }
+}
+
+impl Socket for UnixStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_read_timeout(self, timeout)
+    }
+    fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_write_timeout(self, timeout)
+    }
+}
+
+/// When a [`Deadline`] runs out, and whether it did.
+#[derive(Debug)]
+struct Clock {
+    until: Instant,
+    expired: bool,
+}
+
+/// A socket whose every read and write returns by `clock.until`: each waits at most the time
+/// left, and once it is gone they fail with `TimedOut` (never `WouldBlock`, which OpenSSL would
+/// take for a non-blocking socket).
+struct Deadline<S> {
+    socket: S,
+    clock: Clock,
+}
+
+impl<S: Socket> Deadline<S> {
+    fn new(socket: S, until: Instant) -> Self {
+        Deadline {
+            socket,
+            clock: Clock {
+                until,
+                expired: false,
+            },
+        }
+    }
+
+    fn within<T>(
+        &mut self,
+        writing: bool,
+        mut op: impl FnMut(&mut S) -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            let left = self.clock.until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.expire());
+            }
+            if writing {
+                self.socket.set_write_timeout(Some(left))?;
+            } else {
+                self.socket.set_read_timeout(Some(left))?;
+            }
+            match op(&mut self.socket) {
+                // A signal (PHP's timers): carry on with the time left.
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(self.expire())
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn expire(&mut self) -> io::Error {
+        self.clock.expired = true;
+        io::Error::new(io::ErrorKind::TimedOut, "deadline passed")
+    }
+}
+
+impl<S: Socket> Read for Deadline<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.within(false, |socket| socket.read(buf))
+    }
+}
+
+impl<S: Socket> Write for Deadline<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.within(true, |socket| socket.write(buf))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.socket.flush()
+    }
+}
+
+/// What a connection talks through.
+enum Transport {
+    Tcp(Deadline<TcpStream>),
+    Tls(Box<native_tls::TlsStream<Deadline<TcpStream>>>),
+    Unix(Deadline<UnixStream>),
+}
+
+impl Transport {
+    fn clock(&mut self) -> &mut Clock {
+        match self {
+            Transport::Tcp(socket) => &mut socket.clock,
+            Transport::Tls(stream) => &mut stream.get_mut().clock,
+            Transport::Unix(socket) => &mut socket.clock,
+        }
+    }
+
+    /// Reads and writes from now on end by `until`.
+    fn set_deadline(&mut self, until: Instant) {
+        *self.clock() = Clock {
+            until,
+            expired: false,
+        };
+    }
+
+    /// Whether the deadline ran out since it was set.
+    fn expired(&mut self) -> bool {
+        self.clock().expired
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(socket) => socket.read(buf),
+            Transport::Tls(stream) => stream.read(buf),
+            Transport::Unix(socket) => socket.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Tcp(socket) => socket.write(buf),
+            Transport::Tls(stream) => stream.write(buf),
+            Transport::Unix(socket) => socket.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Tcp(socket) => socket.flush(),
+            Transport::Tls(stream) => stream.flush(),
+            Transport::Unix(socket) => socket.flush(),
+        }
+    }
+}
+
+/// How long one exchange may take.
+#[derive(Debug, Clone, Copy)]
+enum Within {
+    /// Sending, and then the replies, each within this (commands).
+    Each(Duration),
+    /// Everything by then (AUTH/SELECT, within the connect deadline).
+    Until(Instant),
+}
+
+/// A connection to Redis (see the module documentation).
+pub struct RedisConnection {
+    transport: Transport,
+    /// redis-rs's parser, which keeps what it read ahead for the next reply.
+    parser: redis::Parser,
+    db: i64,
+    read_timeout: Duration,
+    broken: bool,
+    /// A reply over [`MAX_REUSED_REPLY_BYTES`] went through.
+    oversized: bool,
+    /// Why the last exchange failed, where the client library's error would not say it.
+    failure: Option<RedisCause>,
+    /// The process that opened it.
+    pid: u32,
+}
+
+/// Opens a connection to `target`: connect, TLS handshake and AUTH/SELECT, all within
+/// `connect_timeout`. Its commands then get `read_timeout` each (see the module documentation).
+pub fn connect(
+    target: &RedisTarget,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+) -> Result<RedisConnection, RedisCause> {
+    let deadline = Instant::now() + connect_timeout;
+    let timed_out = |stage| RedisCause::ConnectTimeout {
+        stage,
+        connect_timeout,
+    };
+    let transport = match &target.endpoint {
+        Endpoint::Tcp { host, port, tls } => {
+            let tcp = tcp_connect(host, *port, deadline).map_err(|err| {
+                if err.kind() == io::ErrorKind::TimedOut || Instant::now() >= deadline {
+                    timed_out(ConnectStage::Tcp)
+                } else {
+                    RedisCause::Failed(err.into())
+                }
+            })?;
+            // Commands go out in one write each; nothing is gained by delaying their last segment.
+            let _ = tcp.set_nodelay(true);
+            let socket = Deadline::new(tcp, deadline);
+            if *tls {
+                let stream = tls::handshake(host, socket, deadline)
+                    .map_err(|err| err.unwrap_or_else(|| timed_out(ConnectStage::TlsHandshake)))?;
+                Transport::Tls(Box::new(stream))
+            } else {
+                Transport::Tcp(socket)
+            }
+        }
+        Endpoint::Unix { path } => {
+            let socket = UnixStream::connect(path).map_err(|err| RedisCause::Failed(err.into()))?;
+            Transport::Unix(Deadline::new(socket, deadline))
+        }
+    };
+    let mut conn = RedisConnection {
+        transport,
+        parser: redis::Parser::new(),
+        db: target.database,
+        read_timeout,
+        broken: false,
+        oversized: false,
+        failure: None,
+        pid: std::process::id(),
+    };
+    if let Some(password) = &target.password {
+        let mut auth = redis::cmd("AUTH");
+        if let Some(user) = &target.username {
+            auth.arg(user);
+        }
+        auth.arg(password);
+        conn.setup("AUTH", &auth, deadline)
+            .map_err(|err| err.unwrap_or_else(|| timed_out(ConnectStage::Setup)))?;
+    }
+    if target.database != 0 {
+        conn.setup(
+            "SELECT",
+            redis::cmd("SELECT").arg(target.database),
+            deadline,
+        )
+        .map_err(|err| err.unwrap_or_else(|| timed_out(ConnectStage::Setup)))?;
+    }
+    Ok(conn)
+}
+
+/// A TCP connection to the first address of `host` that accepts by `deadline`.
+fn tcp_connect(host: &str, port: u16, deadline: Instant) -> io::Result<TcpStream> {
+    let mut last_error = None;
+    for addr in (host, port).to_socket_addrs()? {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::ErrorKind::TimedOut.into());
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(tcp) => return Ok(tcp),
+            Err(err) => last_error = Some(err),
+        }
+    }
+    Err(last_error.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("'{host}' resolves to no address"),
+        )
+    }))
+}
+
+impl RedisConnection {
+    /// Sends a command of the connect (AUTH, SELECT) and checks that Redis said OK. `None`: the
+    /// connect deadline passed.
+    fn setup(
+        &mut self,
+        command: &'static str,
+        cmd: &redis::Cmd,
+        deadline: Instant,
+    ) -> Result<(), Option<RedisCause>> {
+        let reply = self
+            .exchange(&cmd.get_packed_command(), 1, Within::Until(deadline))
+            .map_err(|err| match self.failure.take() {
+                Some(RedisCause::Timeout { .. }) => None,
+                Some(cause) => Some(cause),
+                None => Some(RedisCause::Failed(err)),
+            })?;
+        match reply.as_slice() {
+            [Value::Okay] => Ok(()),
+            [Value::ServerError(err)] => Err(Some(RedisCause::Refused {
+                command,
+                reply: format!("{} {}", err.code(), err.details().unwrap_or("")),
+            })),
+            other => Err(Some(RedisCause::Refused {
+                command,
+                reply: format!("unexpected reply {other:?}"),
+            })),
+        }
+    }
+
+    /// Sends `cmd` and reads `count` replies, within `within`.
+    fn exchange(&mut self, cmd: &[u8], count: usize, within: Within) -> RedisResult<Vec<Value>> {
+        if self.broken {
+            return Err(io::Error::new(
+                io::ErrorKind::NotConnected,
+                "connection retired after an earlier failure",
+            )
+            .into());
+        }
+        self.failure = None;
+        let deadline = |within| match within {
+            Within::Each(timeout) => Instant::now() + timeout,
+            Within::Until(deadline) => deadline,
+        };
+        self.transport.set_deadline(deadline(within));
+        if let Err(err) = self
+            .transport
+            .write_all(cmd)
+            .and_then(|()| self.transport.flush())
+        {
+            return Err(self.fail(err.into(), within));
+        }
+        self.transport.set_deadline(deadline(within));
+        let mut replies = Vec::with_capacity(count);
+        while replies.len() < count {
+            match self.parser.parse_value(&mut self.transport) {
+                // Out-of-band data (RESP3 only, never asked for): not a reply.
+                Ok(Value::Push { .. }) => {}
+                Ok(reply) => replies.push(reply),
+                Err(err) => return Err(self.fail(err, within)),
+            }
+        }
+        if replies.iter().map(reply_size).sum::<usize>() > MAX_REUSED_REPLY_BYTES {
+            self.oversized = true;
+        }
+        Ok(replies)
+    }
+
+    /// Retires the connection after `err` and notes what it means.
+    fn fail(&mut self, err: RedisError, within: Within) -> RedisError {
+        self.broken = true;
+        self.failure = if self.transport.expired() {
+            Some(RedisCause::Timeout {
+                read_timeout: match within {
+                    Within::Each(timeout) => timeout,
+                    Within::Until(_) => self.read_timeout,
+                },
+            })
+        } else if matches!(self.transport, Transport::Tls(_)) {
+            // TLS 1.3 servers check the client's certificate after the handshake, so refusing
+            // it shows up here, on the first read.
+            let detail = err.to_string();
+            let hint = tls::hint(&detail);
+            (!hint.is_empty()).then_some(RedisCause::Tls { detail, hint })
+        } else {
+            None
+        };
+        err
+    }
+
+    /// What the failure behind `err`, an error of this connection's last command, means.
+    pub fn cause(&mut self, err: RedisError) -> RedisCause {
+        self.failure.take().unwrap_or(RedisCause::Failed(err))
+    }
+
+    /// Its commands get this long each from now on.
+    pub fn set_read_timeout(&mut self, read_timeout: Duration) {
+        self.read_timeout = read_timeout;
+    }
+
+    /// Whether it may be kept idle for another checkout.
+    pub fn reusable(&self) -> bool {
+        !self.broken && !self.oversized
+    }
+
+    /// The process that opened it.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+}
+
+/// About how many bytes a reply took to read: the strings in it.
+fn reply_size(reply: &Value) -> usize {
+    match reply {
+        Value::BulkString(bytes) => bytes.len(),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.len(),
+        Value::Array(items) | Value::Set(items) | Value::Push { data: items, .. } => {
+            items.iter().map(reply_size).sum()
+        }
+        Value::Map(pairs) => pairs_size(pairs),
+        Value::Attribute { data, attributes } => reply_size(data) + pairs_size(attributes),
+        _ => 0,
+    }
+}
+
+fn pairs_size(pairs: &[(Value, Value)]) -> usize {
+    pairs
+        .iter()
+        .map(|(key, value)| reply_size(key) + reply_size(value))
+        .sum()
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        let mut replies = self.exchange(cmd, 1, Within::Each(self.read_timeout))?;
+        Ok(replies.pop().expect("one reply was read"))
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        let mut replies = self.exchange(cmd, offset + count, Within::Each(self.read_timeout))?;
+        // As redis-rs does: the first `offset` replies (MULTI's and the queued commands') are
+        // not returned, but an error among them is.
+        let skipped: Vec<Value> = replies.drain(..offset).collect();
+        if let Some(Value::ServerError(err)) = skipped
+            .into_iter()
+            .find(|reply| matches!(reply, Value::ServerError(_)))
+        {
+            return Err(err.into());
+        }
+        Ok(replies)
+    }
+
+    fn get_db(&self) -> i64 {
+        self.db
+    }
+
+    fn check_connection(&mut self) -> bool {
+        redis::cmd("PING").query::<String>(self).is_ok()
+    }
+
+    fn is_open(&self) -> bool {
+        !self.broken
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reply_sizes_count_the_strings() {
+        assert_eq!(reply_size(&Value::Okay), 0);
+        assert_eq!(reply_size(&Value::Int(1 << 40)), 0);
+        assert_eq!(
+            reply_size(&Value::BulkString(vec![0; 2_000_000])),
+            2_000_000
+        );
+        let nested = Value::Array(vec![
+            Value::Int(1),
+            Value::BulkString(vec![0; 10]),
+            Value::Array(vec![Value::SimpleString("abc".into()), Value::Nil]),
+            Value::Map(vec![(
+                Value::BulkString(vec![0; 2]),
+                Value::BulkString(vec![0; 5]),
+            )]),
+        ]);
+        assert_eq!(reply_size(&nested), 20);
+    }
+}
