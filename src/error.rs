@@ -106,6 +106,11 @@ pub enum RedisCause {
     /// TLS failed: the handshake, the server's certificate, or the server refusing ours. `hint`
     /// says what to change, when it is known.
     Tls { detail: String, hint: &'static str },
+    /// A command's replies took more than `limit` bytes (`rustredis.max_data_bytes` plus
+    /// `connection::REPLY_SLACK_BYTES`).
+    ReplyTooLarge { limit: usize },
+    /// A reply announced more than `limit` elements, more than any command of ours gets.
+    TooManyElements { limit: u64 },
     /// Redis refused the AUTH or SELECT of a new connection.
     Refused {
         command: &'static str,
@@ -158,6 +163,17 @@ impl fmt::Display for RedisCause {
                 }
                 Ok(())
             }
+            RedisCause::ReplyTooLarge { limit } => write!(
+                f,
+                "reply larger than {limit} bytes (rustredis.max_data_bytes plus {} MiB for the protocol); \
+                 stopped reading it and closed the connection",
+                crate::connection::REPLY_SLACK_BYTES >> 20
+            ),
+            RedisCause::TooManyElements { limit } => write!(
+                f,
+                "reply with more than {limit} elements, more than any command of a session handler gets \
+                 (is this a Redis server?); stopped reading it and closed the connection"
+            ),
             RedisCause::Refused { command, reply } => {
                 let what = if *command == "AUTH" {
                     "the credentials in session.save_path"

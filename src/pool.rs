@@ -33,21 +33,28 @@ use std::time::Duration;
 use parking_lot::Mutex;
 
 use crate::config::RedisTarget;
+use crate::connection::max_reply_bytes;
 pub use crate::connection::{RedisConnection, MAX_REUSED_REPLY_BYTES};
 use crate::error::RedisCause;
 
-/// Opens connections to one target with its timeouts.
+/// Opens connections to one target with its timeouts and reply budget.
 #[derive(Debug)]
 struct Connector {
     target: RedisTarget,
     connect_timeout: Duration,
     read_timeout: Duration,
+    max_reply_bytes: usize,
 }
 
 impl Connector {
     fn connect(&self, read_timeout: Duration) -> Result<RedisConnection, RedisCause> {
         crate::stats::STATS.connections_opened.incr();
-        crate::connection::connect(&self.target, self.connect_timeout, read_timeout)
+        crate::connection::connect(
+            &self.target,
+            self.connect_timeout,
+            read_timeout,
+            self.max_reply_bytes,
+        )
     }
 }
 
@@ -177,7 +184,11 @@ impl Pool {
         let idle = with_idle(|idle| idle.take(&self.0.key));
         let reused = idle.is_some();
         let conn = match idle {
-            Some(conn) => conn,
+            Some(mut conn) => {
+                // Kept for a handler of another rustredis.max_data_bytes, maybe.
+                conn.set_max_reply_bytes(self.0.connector.max_reply_bytes);
+                conn
+            }
             None => self.0.connector.connect(self.0.connector.read_timeout)?,
         };
         Ok(PooledConnection {
@@ -245,8 +256,14 @@ impl Drop for PooledConnection {
 }
 
 /// The pool for `target`. Building never connects: the first checkout does, bounded by
-/// `connect_timeout`.
-pub fn pool_for(target: &RedisTarget, connect_timeout: Duration, read_timeout: Duration) -> Pool {
+/// `connect_timeout`. Replies may take `max_data_bytes` (rustredis.max_data_bytes) plus what
+/// the protocol needs around it.
+pub fn pool_for(
+    target: &RedisTarget,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    max_data_bytes: usize,
+) -> Pool {
     Pool(Arc::new(Target {
         key: Arc::new(PoolKey {
             target: target.clone(),
@@ -257,6 +274,7 @@ pub fn pool_for(target: &RedisTarget, connect_timeout: Duration, read_timeout: D
             target: target.clone(),
             connect_timeout,
             read_timeout,
+            max_reply_bytes: max_reply_bytes(max_data_bytes),
         },
     }))
 }

@@ -138,6 +138,9 @@ impl Stats {
             }
             RedisCause::Tls { .. } => self.redis_errors_connection.incr(),
             RedisCause::Refused { .. } => self.redis_errors_server.incr(),
+            RedisCause::ReplyTooLarge { .. } | RedisCause::TooManyElements { .. } => {
+                self.redis_errors_protocol.incr()
+            }
             RedisCause::Failed(err) => self.record_redis_error(err),
         }
     }

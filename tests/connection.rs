@@ -15,6 +15,7 @@ use rustredis::pool::{self, PooledConnection};
 /// Ten times the timeouts used below: anything slower hung.
 const DID_NOT_HANG: Duration = Duration::from_secs(5);
 const TIMEOUT: Duration = Duration::from_millis(500);
+const MAX_DATA_BYTES: usize = 1 << 20;
 
 /// A server that accepts every connection and then runs `serve` on it, on a thread of its own.
 fn fake_server(serve: fn(TcpStream)) -> u16 {
@@ -56,9 +57,27 @@ fn bounded<T>(f: impl FnOnce() -> T) -> T {
     result
 }
 
+/// Reads a command, then sends a bulk string that never ends, as fast as it can.
+fn endless_bulk_string(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let _ = stream.write_all(b"$99999999999\r\n");
+    let chunk = vec![b'x'; 64 * 1024];
+    while stream.write_all(&chunk).is_ok() {}
+}
+
+/// Reads a command, then sends an array of 64 Mi integers.
+fn huge_array(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let _ = stream.write_all(b"*67108864\r\n");
+    let chunk = b":1\r\n".repeat(16 * 1024);
+    while stream.write_all(&chunk).is_ok() {}
+}
+
 fn get(save_path: &str) -> Result<PooledConnection, RedisCause> {
     let target = SavePath::parse(save_path).unwrap().target;
-    pool::pool_for(&target, TIMEOUT, TIMEOUT).get()
+    pool::pool_for(&target, TIMEOUT, TIMEOUT, MAX_DATA_BYTES).get()
 }
 
 fn connect_timeout_stage(result: Result<PooledConnection, RedisCause>) -> ConnectStage {
@@ -75,12 +94,18 @@ fn connect_timeout_stage(result: Result<PooledConnection, RedisCause>) -> Connec
     }
 }
 
-/// Runs GET and returns why it failed.
-fn get_fails(conn: &mut PooledConnection) -> RedisCause {
-    let err = redis::cmd("GET")
-        .arg("k")
-        .query::<Option<Vec<u8>>>(&mut **conn)
-        .unwrap_err();
+/// Runs GET on a connection to a fake server that answers with `serve`: it fails within the
+/// bounds and retires the connection. Returns why it failed.
+fn get_fails(serve: fn(TcpStream)) -> RedisCause {
+    let port = fake_server(serve);
+    let mut conn = get(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    let err = bounded(|| {
+        redis::cmd("GET")
+            .arg("k")
+            .query::<Option<Vec<u8>>>(&mut *conn)
+            .unwrap_err()
+    });
+    assert!(!conn.reusable());
     conn.cause(err)
 }
 
@@ -111,22 +136,17 @@ fn auth_to_a_silent_server_times_out_within_the_connect_timeout() {
 
 #[test]
 fn a_command_to_a_silent_server_times_out_and_retires_the_connection() {
-    let port = fake_server(silent);
-    let mut conn = get(&format!("tcp://127.0.0.1:{port}")).unwrap();
-    let cause = bounded(|| get_fails(&mut conn));
+    let cause = get_fails(silent);
     assert!(
         matches!(cause, RedisCause::Timeout { read_timeout } if read_timeout == TIMEOUT),
         "{cause}"
     );
-    assert!(!conn.reusable());
 }
 
 #[test]
 fn a_dripping_reply_ends_at_the_read_timeout() {
-    let port = fake_server(drip);
-    let mut conn = get(&format!("tcp://127.0.0.1:{port}")).unwrap();
     // Each byte arrives well within the read timeout; only the whole reply's deadline ends it.
-    let cause = bounded(|| get_fails(&mut conn));
+    let cause = get_fails(drip);
     assert!(matches!(cause, RedisCause::Timeout { .. }), "{cause}");
     assert!(
         cause
@@ -134,5 +154,27 @@ fn a_dripping_reply_ends_at_the_read_timeout() {
             .contains("no complete reply within 500 ms"),
         "{cause}"
     );
-    assert!(!conn.reusable());
+}
+
+#[test]
+fn an_endless_bulk_string_stops_at_the_byte_budget() {
+    let cause = get_fails(endless_bulk_string);
+    let limit = rustredis::connection::max_reply_bytes(MAX_DATA_BYTES);
+    assert!(
+        matches!(cause, RedisCause::ReplyTooLarge { limit: l } if l == limit),
+        "{cause}"
+    );
+    assert!(
+        cause.to_string().contains("rustredis.max_data_bytes"),
+        "{cause}"
+    );
+}
+
+#[test]
+fn a_reply_announcing_millions_of_elements_is_refused_at_once() {
+    let cause = get_fails(huge_array);
+    assert!(
+        matches!(cause, RedisCause::TooManyElements { limit } if limit == rustredis::connection::MAX_REPLY_ELEMENTS),
+        "{cause}"
+    );
 }

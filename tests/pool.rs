@@ -7,7 +7,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use common::*;
-use rustredis::config::{LockMode, SavePath};
+use rustredis::config::{LockMode, SavePath, Settings};
+use rustredis::error::RedisCause;
 use rustredis::pool::{self, MAX_IDLE, MAX_POOLS, MAX_REUSED_REPLY_BYTES};
 use rustredis::session::{ReadIntent, SessionHandler};
 
@@ -23,6 +24,18 @@ fn open_sockets() -> usize {
                 .is_ok_and(|target| target.to_string_lossy().starts_with("socket:"))
         })
         .count()
+}
+
+/// A pool for `path` with a connect timeout of its own, so that no other test's idle connection
+/// is this target's.
+fn pool_of_its_own(path: &str, connect_timeout_ms: u64, max_data_bytes: usize) -> pool::Pool {
+    let target = SavePath::parse(path).unwrap().target;
+    pool::pool_for(
+        &target,
+        Duration::from_millis(connect_timeout_ms),
+        Duration::from_secs(3),
+        max_data_bytes,
+    )
 }
 
 #[test]
@@ -79,13 +92,7 @@ fn a_connection_that_carried_a_big_reply_is_closed_after_use() {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     let path = save_path();
-    let target = SavePath::parse(&path).unwrap().target;
-    // Timeouts of its own, so that no other test's idle connection is this target's.
-    let pool = pool::pool_for(
-        &target,
-        Duration::from_millis(1_234),
-        Duration::from_secs(3),
-    );
+    let pool = pool_of_its_own(&path, 1_234, Settings::default().max_data_bytes);
     let key = keys(&path, "big").data;
     let big = vec![b'x'; MAX_REUSED_REPLY_BYTES + 1];
 
@@ -126,4 +133,43 @@ fn a_connection_that_carried_a_big_reply_is_closed_after_use() {
     assert_eq!(read.len(), MAX_REUSED_REPLY_BYTES);
     drop(conn);
     assert!(pool.get().unwrap().reused());
+}
+
+#[test]
+fn a_reply_over_the_byte_budget_is_refused_and_its_connection_closed() {
+    let _turn = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let path = save_path();
+    let max_data_bytes = 1000;
+    let budget = rustredis::connection::max_reply_bytes(max_data_bytes);
+    let pool = pool_of_its_own(&path, 1_235, max_data_bytes);
+    let key = keys(&path, "over").data;
+    let mut conn = pool.get().unwrap();
+    // Within the budget, the protocol around the data included.
+    let fits = vec![b'x'; budget - 100];
+    redis::cmd("SET")
+        .arg(&key)
+        .arg(&fits)
+        .exec(&mut *conn)
+        .unwrap();
+    let read: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut *conn).unwrap();
+    assert_eq!(read.len(), fits.len());
+
+    redis::cmd("SET")
+        .arg(&key)
+        .arg(vec![b'x'; budget])
+        .exec(&mut *conn)
+        .unwrap();
+    let err = redis::cmd("GET")
+        .arg(&key)
+        .query::<Vec<u8>>(&mut *conn)
+        .unwrap_err();
+    let cause = conn.cause(err);
+    assert!(
+        matches!(cause, RedisCause::ReplyTooLarge { limit } if limit == budget),
+        "{cause}"
+    );
+    drop(conn);
+    assert!(!pool.get().unwrap().reused(), "the connection was kept");
 }

@@ -11,7 +11,11 @@
 //!   reply. A blocking command (the lock wait's `BLPOP`) blocks for less than that (see
 //!   `protocol::Backoff`).
 //!
-//! Both work the same way: the socket is wrapped in a [`Deadline`], which before every read and
+//! - **A command's replies** may take [`max_reply_bytes`] (`rustredis.max_data_bytes` plus
+//!   [`REPLY_SLACK_BYTES`]) and announce at most [`MAX_REPLY_ELEMENTS`] elements each, checked
+//!   on the bytes before redis-rs's parser builds anything from them (see `scan`).
+//!
+//! The deadlines work the same way: the socket is wrapped in a `Deadline`, which before every read and
 //! write sets the socket's timeout to the time left, so no single read can outlast the deadline
 //! however the bytes arrive. TLS runs on top of that wrapper, so the handshake and every record
 //! are bounded too. Commands are packed by redis-rs and replies parsed by redis-rs's own
@@ -22,6 +26,7 @@
 //! command. It also remembers a reply too large to keep the connection for (see `pool`), and the
 //! process that opened it, so that a forked child never uses its parent's socket.
 
+mod scan;
 mod tls;
 
 use std::io::{self, Read, Write};
@@ -33,9 +38,19 @@ use redis::{ConnectionLike, RedisError, RedisResult, Value};
 
 use crate::config::{Endpoint, RedisTarget};
 use crate::error::{ConnectStage, RedisCause};
+pub use scan::MAX_REPLY_ELEMENTS;
+use scan::{ReplyScanner, TooManyElements};
 
 /// A connection that carried a larger reply is closed after use (see `pool`).
 pub const MAX_REUSED_REPLY_BYTES: usize = 1 << 20;
+/// What a command's replies may take beyond `rustredis.max_data_bytes`: the protocol, the lock
+/// holder and the status codes that come with the session data.
+pub const REPLY_SLACK_BYTES: usize = 1 << 20;
+
+/// The byte budget of one command's replies for `rustredis.max_data_bytes`.
+pub fn max_reply_bytes(max_data_bytes: usize) -> usize {
+    max_data_bytes.saturating_add(REPLY_SLACK_BYTES)
+}
 
 /// A socket's timeouts, which [`Deadline`] adjusts before each use.
 trait Socket: Read + Write {
@@ -198,6 +213,43 @@ impl Write for Transport {
     }
 }
 
+/// The bytes of one command's replies on their way to the parser, within the limits: at most
+/// `budget` bytes, and replies that announce at most [`MAX_REPLY_ELEMENTS`] elements.
+struct Incoming<'a> {
+    transport: &'a mut Transport,
+    scanner: &'a mut ReplyScanner,
+    budget: usize,
+    exceeded: Option<Exceeded>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exceeded {
+    Bytes,
+    Elements,
+}
+
+impl Incoming<'_> {
+    fn exceed(&mut self, what: Exceeded) -> io::Error {
+        self.exceeded = Some(what);
+        io::Error::other("reply over the limits")
+    }
+}
+
+impl Read for Incoming<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.budget == 0 {
+            return Err(self.exceed(Exceeded::Bytes));
+        }
+        let len = buf.len().min(self.budget);
+        let n = self.transport.read(&mut buf[..len])?;
+        self.budget -= n;
+        if let Err(TooManyElements) = self.scanner.feed(&buf[..n]) {
+            return Err(self.exceed(Exceeded::Elements));
+        }
+        Ok(n)
+    }
+}
+
 /// How long one exchange may take.
 #[derive(Debug, Clone, Copy)]
 enum Within {
@@ -212,6 +264,10 @@ pub struct RedisConnection {
     transport: Transport,
     /// redis-rs's parser, which keeps what it read ahead for the next reply.
     parser: redis::Parser,
+    /// Follows the same bytes, for the limits.
+    scanner: ReplyScanner,
+    /// The byte budget of one command's replies (see [`max_reply_bytes`]).
+    max_reply_bytes: usize,
     db: i64,
     read_timeout: Duration,
     broken: bool,
@@ -224,11 +280,13 @@ pub struct RedisConnection {
 }
 
 /// Opens a connection to `target`: connect, TLS handshake and AUTH/SELECT, all within
-/// `connect_timeout`. Its commands then get `read_timeout` each (see the module documentation).
+/// `connect_timeout`. Its commands then get `read_timeout` each (see the module documentation),
+/// and their replies `max_reply_bytes`.
 pub fn connect(
     target: &RedisTarget,
     connect_timeout: Duration,
     read_timeout: Duration,
+    max_reply_bytes: usize,
 ) -> Result<RedisConnection, RedisCause> {
     let deadline = Instant::now() + connect_timeout;
     let timed_out = |stage| RedisCause::ConnectTimeout {
@@ -263,6 +321,8 @@ pub fn connect(
     let mut conn = RedisConnection {
         transport,
         parser: redis::Parser::new(),
+        scanner: ReplyScanner::default(),
+        max_reply_bytes,
         db: target.database,
         read_timeout,
         broken: false,
@@ -360,16 +420,25 @@ impl RedisConnection {
             .write_all(cmd)
             .and_then(|()| self.transport.flush())
         {
-            return Err(self.fail(err.into(), within));
+            return Err(self.fail(err.into(), within, None));
         }
         self.transport.set_deadline(deadline(within));
+        let mut incoming = Incoming {
+            transport: &mut self.transport,
+            scanner: &mut self.scanner,
+            budget: self.max_reply_bytes,
+            exceeded: None,
+        };
         let mut replies = Vec::with_capacity(count);
         while replies.len() < count {
-            match self.parser.parse_value(&mut self.transport) {
+            match self.parser.parse_value(&mut incoming) {
                 // Out-of-band data (RESP3 only, never asked for): not a reply.
                 Ok(Value::Push { .. }) => {}
                 Ok(reply) => replies.push(reply),
-                Err(err) => return Err(self.fail(err, within)),
+                Err(err) => {
+                    let exceeded = incoming.exceeded;
+                    return Err(self.fail(err, within, exceeded));
+                }
             }
         }
         if replies.iter().map(reply_size).sum::<usize>() > MAX_REUSED_REPLY_BYTES {
@@ -379,9 +448,18 @@ impl RedisConnection {
     }
 
     /// Retires the connection after `err` and notes what it means.
-    fn fail(&mut self, err: RedisError, within: Within) -> RedisError {
+    fn fail(&mut self, err: RedisError, within: Within, exceeded: Option<Exceeded>) -> RedisError {
         self.broken = true;
-        self.failure = if self.transport.expired() {
+        self.failure = if let Some(exceeded) = exceeded {
+            Some(match exceeded {
+                Exceeded::Bytes => RedisCause::ReplyTooLarge {
+                    limit: self.max_reply_bytes,
+                },
+                Exceeded::Elements => RedisCause::TooManyElements {
+                    limit: MAX_REPLY_ELEMENTS,
+                },
+            })
+        } else if self.transport.expired() {
             Some(RedisCause::Timeout {
                 read_timeout: match within {
                     Within::Each(timeout) => timeout,
@@ -405,9 +483,9 @@ impl RedisConnection {
         self.failure.take().unwrap_or(RedisCause::Failed(err))
     }
 
-    /// Its commands get this long each from now on.
-    pub fn set_read_timeout(&mut self, read_timeout: Duration) {
-        self.read_timeout = read_timeout;
+    /// Its commands' replies get this budget from now on (see [`max_reply_bytes`]).
+    pub fn set_max_reply_bytes(&mut self, max_reply_bytes: usize) {
+        self.max_reply_bytes = max_reply_bytes;
     }
 
     /// Whether it may be kept idle for another checkout.

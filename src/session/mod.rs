@@ -261,7 +261,12 @@ impl SessionHandler {
             .unwrap_or(settings.read_timeout);
         Ok(SessionHandler {
             redis: Redis {
-                pool: pool_for(&save_path.target, connect_timeout, read_timeout),
+                pool: pool_for(
+                    &save_path.target,
+                    connect_timeout,
+                    read_timeout,
+                    settings.max_data_bytes,
+                ),
                 endpoint: save_path.target.endpoint.to_string(),
                 read_timeout,
                 round_trips: Cell::new(0),

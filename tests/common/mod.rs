@@ -34,6 +34,7 @@ pub fn connection(path: &str) -> rustredis::pool::PooledConnection {
         &parsed.target,
         Duration::from_secs(1),
         Duration::from_secs(3),
+        Settings::default().max_data_bytes,
     )
     .get()
     .unwrap()
