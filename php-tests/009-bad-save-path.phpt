@@ -35,7 +35,7 @@ Warning: session_start(): Failed to initialize storage module: rustredis (path: 
 bool(false)
 -- 'tcp://127.0.0.1?colour=blue'
 
-Warning: session_start(): rustredis: invalid session.save_path: unknown parameter 'colour' (known: auth, user, database, prefix, timeout, read_timeout)
+Warning: session_start(): rustredis: invalid session.save_path: unknown parameter 'colour' (known: auth, user, database, prefix, timeout, read_timeout, stream[...])
 
 Warning: session_start(): Failed to initialize storage module: rustredis (path: tcp://127.0.0.1?colour=blue)
 bool(false)

@@ -14,7 +14,7 @@ RR_HTTP_PORT=""
 
 # What scripts/test.sh needs on Debian 12 (build, servers, phpredis, Symfony for the framework tests).
 RR_TEST_PACKAGES=(php-dev php-cli php-fpm php-redis redis-server redis-tools libclang-dev clang
-    libssl-dev pkg-config python3 php-symfony-http-foundation php-illuminate-session)
+    libssl-dev openssl pkg-config python3 php-symfony-http-foundation php-illuminate-session)
 
 rr_log() { printf '%s\n' "$*" >&2; }
 rr_die() {

@@ -37,6 +37,73 @@ impl fmt::Display for Endpoint {
     }
 }
 
+/// How a `tls://` or `rediss://` connection checks the server and shows itself: the save_path's
+/// `stream[...]` parameters, phpredis's names for PHP's SSL context options. The server's
+/// certificate is always verified (`stream[verify_peer]=0` is refused).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct TlsOptions {
+    /// `stream[cafile]`: trust the CA certificates in this PEM file instead of the system's.
+    pub cafile: Option<String>,
+    /// `stream[local_cert]`: a client certificate (PEM, may hold its key too) for mutual TLS.
+    pub local_cert: Option<String>,
+    /// `stream[local_pk]`: the client certificate's key (PEM, PKCS#8), when not in local_cert.
+    pub local_pk: Option<String>,
+    /// `stream[peer_name]`: the name the server's certificate must carry (default: the host).
+    pub peer_name: Option<String>,
+    /// `stream[verify_peer_name]=0`: accept a certificate for any name, as long as a trusted CA
+    /// signed it.
+    pub skip_peer_name_check: bool,
+}
+
+/// The `stream[...]` parameters rustredis takes.
+const STREAM_PARAMS: &str =
+    "cafile, local_cert, local_pk, peer_name, verify_peer_name, verify_peer";
+
+impl TlsOptions {
+    /// Takes `stream[<option>]=<value>`.
+    fn set(&mut self, option: &str, value: String) -> Result<(), SavePathError> {
+        let param = format!("stream[{option}]");
+        let path_or_name = |value: String| {
+            if value.is_empty() {
+                bad(format!("{param} is empty"))
+            } else {
+                Ok(Some(value))
+            }
+        };
+        match option {
+            "cafile" => self.cafile = path_or_name(value)?,
+            "local_cert" => self.local_cert = path_or_name(value)?,
+            "local_pk" => self.local_pk = path_or_name(value)?,
+            "peer_name" => self.peer_name = path_or_name(value)?,
+            "verify_peer_name" => self.skip_peer_name_check = !parse_flag(&param, &value)?,
+            "verify_peer" => {
+                if !parse_flag(&param, &value)? {
+                    return bad(format!(
+                        "{param}={value} is refused: rustredis always verifies the server's certificate. \
+                         For a private or self-signed CA set stream[cafile]=/path/to/ca.pem, for a \
+                         certificate issued to another name stream[peer_name]=<that name>"
+                    ));
+                }
+            }
+            _ => {
+                return bad(format!(
+                    "unknown parameter '{param}' (known stream[...] options: {STREAM_PARAMS})"
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A boolean of PHP's SSL context options: 1/0, true/false, on/off, yes/no.
+fn parse_flag(param: &str, value: &str) -> Result<bool, SavePathError> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "on" | "yes" => Ok(true),
+        "0" | "false" | "off" | "no" | "" => Ok(false),
+        _ => bad(format!("{param} '{value}' is not 0 or 1")),
+    }
+}
+
 /// Everything needed to reach one Redis database. Two save paths that differ only in `prefix`
 /// share the same connections.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -48,6 +115,8 @@ pub struct RedisTarget {
     /// From the save_path's `timeout`/`read_timeout`; `None` means "use the INI setting".
     pub connect_timeout: Option<Duration>,
     pub read_timeout: Option<Duration>,
+    /// `stream[...]` (TLS endpoints only).
+    pub tls: TlsOptions,
 }
 
 /// A parsed `session.save_path`.
@@ -115,6 +184,7 @@ impl SavePath {
             database: 0,
             connect_timeout: None,
             read_timeout: None,
+            tls: TlsOptions::default(),
         };
         match scheme.as_str() {
             "unix" => {
@@ -163,6 +233,9 @@ impl SavePath {
         let mut auth_parts: Vec<String> = Vec::new();
         for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            // Decoded like the value: PHP's own query parser reads stream%5Bcafile%5D as stream[cafile].
+            let name = decode(name, "a parameter name")?;
+            let name = name.as_str();
             let value = decode(value, name)?;
             match name {
                 "auth" => auth_parts = vec![value],
@@ -173,7 +246,10 @@ impl SavePath {
                 "timeout" => target.connect_timeout = Some(parse_seconds(name, &value)?),
                 "read_timeout" => target.read_timeout = Some(parse_seconds(name, &value)?),
                 _ if IGNORED_PHPREDIS_PARAMS.contains(&name) => {}
-                _ => return bad(format!("unknown parameter '{name}' (known: auth, user, database, prefix, timeout, read_timeout)")),
+                _ if name.starts_with("stream[") && name.ends_with(']') => {
+                    target.tls.set(&name["stream[".len()..name.len() - 1], value)?
+                }
+                _ => return bad(format!("unknown parameter '{name}' (known: auth, user, database, prefix, timeout, read_timeout, stream[...])")),
             }
         }
         match auth_parts.len() {
@@ -188,6 +264,15 @@ impl SavePath {
                     "auth[] given {n} times; expected auth[]=user&auth[]=password"
                 ))
             }
+        }
+        let tls = matches!(target.endpoint, Endpoint::Tcp { tls: true, .. });
+        if !tls && target.tls != TlsOptions::default() {
+            return bad(format!(
+                "stream[...] parameters ({STREAM_PARAMS}) apply to tls:// and rediss:// only"
+            ));
+        }
+        if target.tls.local_pk.is_some() && target.tls.local_cert.is_none() {
+            return bad("stream[local_pk] is set without stream[local_cert] (the certificate it is the key of)");
         }
         if target.password.as_deref() == Some("") {
             target.password = None;
@@ -609,6 +694,32 @@ mod tests {
     }
 
     #[test]
+    fn tls_stream_options() {
+        let p = SavePath::parse(
+            "tls://10.0.0.5:6380?stream[cafile]=/etc/ca.pem&stream[local_cert]=/etc/c%20d.pem\
+             &stream%5Blocal_pk%5D=/etc/k.pem&stream[peer_name]=redis.internal&stream[verify_peer]=1",
+        )
+        .unwrap();
+        assert_eq!(
+            p.target.tls,
+            TlsOptions {
+                cafile: Some("/etc/ca.pem".into()),
+                local_cert: Some("/etc/c d.pem".into()),
+                local_pk: Some("/etc/k.pem".into()),
+                peer_name: Some("redis.internal".into()),
+                skip_peer_name_check: false,
+            }
+        );
+        let p = SavePath::parse("rediss://h?stream[verify_peer_name]=0").unwrap();
+        assert!(p.target.tls.skip_peer_name_check);
+        // Part of the target: connections with other TLS options are not interchangeable.
+        assert_ne!(
+            SavePath::parse("tls://h?stream[cafile]=/a").unwrap().target,
+            SavePath::parse("tls://h?stream[cafile]=/b").unwrap().target
+        );
+    }
+
+    #[test]
     fn malformed_paths_name_the_problem() {
         let cases = [
             ("", "empty"),
@@ -623,6 +734,26 @@ mod tests {
             ("unix://relative.sock", "must be absolute"),
             ("tcp://a:1, tcp://b:2", "several servers"),
             ("tcp://[::1:6379", "unterminated IPv6"),
+            (
+                "tls://h?stream[verify_peer]=0",
+                "stream[verify_peer]=0 is refused",
+            ),
+            ("tls://h?stream[verify_peer]=false", "stream[cafile]"),
+            ("tls://h?stream[verify_peer_name]=maybe", "not 0 or 1"),
+            (
+                "tls://h?stream[allow_self_signed]=1",
+                "unknown parameter 'stream[allow_self_signed]'",
+            ),
+            ("tls://h?stream[cafile]=", "stream[cafile] is empty"),
+            (
+                "tcp://h?stream[cafile]=/ca.pem",
+                "apply to tls:// and rediss:// only",
+            ),
+            ("unix:///r.sock?stream[peer_name]=x", "apply to tls://"),
+            (
+                "tls://h?stream[local_pk]=/k.pem",
+                "without stream[local_cert]",
+            ),
         ];
         for (raw, needle) in cases {
             let err = SavePath::parse(raw).unwrap_err().to_string();

@@ -106,6 +106,12 @@ pub enum RedisCause {
     /// TLS failed: the handshake, the server's certificate, or the server refusing ours. `hint`
     /// says what to change, when it is known.
     Tls { detail: String, hint: &'static str },
+    /// A file a `stream[...]` parameter of the save_path names cannot be used.
+    TlsFile {
+        param: &'static str,
+        path: String,
+        problem: String,
+    },
     /// A command's replies took more than `limit` bytes (`rustredis.max_data_bytes` plus
     /// `connection::REPLY_SLACK_BYTES`).
     ReplyTooLarge { limit: usize },
@@ -163,6 +169,11 @@ impl fmt::Display for RedisCause {
                 }
                 Ok(())
             }
+            RedisCause::TlsFile {
+                param,
+                path,
+                problem,
+            } => write!(f, "{param} '{path}': {problem}"),
             RedisCause::ReplyTooLarge { limit } => write!(
                 f,
                 "reply larger than {limit} bytes (rustredis.max_data_bytes plus {} MiB for the protocol); \

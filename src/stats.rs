@@ -136,7 +136,9 @@ impl Stats {
             RedisCause::Timeout { .. } | RedisCause::ConnectTimeout { .. } => {
                 self.redis_errors_timeout.incr()
             }
-            RedisCause::Tls { .. } => self.redis_errors_connection.incr(),
+            RedisCause::Tls { .. } | RedisCause::TlsFile { .. } => {
+                self.redis_errors_connection.incr()
+            }
             RedisCause::Refused { .. } => self.redis_errors_server.incr(),
             RedisCause::ReplyTooLarge { .. } | RedisCause::TooManyElements { .. } => {
                 self.redis_errors_protocol.incr()

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use redis::{ConnectionLike, RedisError, RedisResult, Value};
 
-use crate::config::{Endpoint, RedisTarget};
+use crate::config::{Endpoint, RedisTarget, TlsOptions};
 use crate::error::{ConnectStage, RedisCause};
 pub use scan::MAX_REPLY_ELEMENTS;
 use scan::{ReplyScanner, TooManyElements};
@@ -262,6 +262,8 @@ enum Within {
 /// A connection to Redis (see the module documentation).
 pub struct RedisConnection {
     transport: Transport,
+    /// For a TLS transport, how it was set up (what a failure's hint refers to).
+    tls: Option<TlsOptions>,
     /// redis-rs's parser, which keeps what it read ahead for the next reply.
     parser: redis::Parser,
     /// Follows the same bytes, for the limits.
@@ -271,6 +273,8 @@ pub struct RedisConnection {
     db: i64,
     read_timeout: Duration,
     broken: bool,
+    /// An exchange succeeded on it.
+    exchanged: bool,
     /// A reply over [`MAX_REUSED_REPLY_BYTES`] went through.
     oversized: bool,
     /// Why the last exchange failed, where the client library's error would not say it.
@@ -306,7 +310,7 @@ pub fn connect(
             let _ = tcp.set_nodelay(true);
             let socket = Deadline::new(tcp, deadline);
             if *tls {
-                let stream = tls::handshake(host, socket, deadline)
+                let stream = tls::handshake(&target.tls, host, socket, deadline)
                     .map_err(|err| err.unwrap_or_else(|| timed_out(ConnectStage::TlsHandshake)))?;
                 Transport::Tls(Box::new(stream))
             } else {
@@ -319,6 +323,7 @@ pub fn connect(
         }
     };
     let mut conn = RedisConnection {
+        tls: matches!(transport, Transport::Tls(_)).then(|| target.tls.clone()),
         transport,
         parser: redis::Parser::new(),
         scanner: ReplyScanner::default(),
@@ -326,6 +331,7 @@ pub fn connect(
         db: target.database,
         read_timeout,
         broken: false,
+        exchanged: false,
         oversized: false,
         failure: None,
         pid: std::process::id(),
@@ -441,6 +447,7 @@ impl RedisConnection {
                 }
             }
         }
+        self.exchanged = true;
         if replies.iter().map(reply_size).sum::<usize>() > MAX_REUSED_REPLY_BYTES {
             self.oversized = true;
         }
@@ -466,11 +473,17 @@ impl RedisConnection {
                     Within::Until(_) => self.read_timeout,
                 },
             })
-        } else if matches!(self.transport, Transport::Tls(_)) {
+        } else if let Some(options) = &self.tls {
             // TLS 1.3 servers check the client's certificate after the handshake, so refusing
-            // it shows up here, on the first read.
+            // it shows up here, in the first exchange: as their alert, or as a reset when our
+            // command reached the server before it closed.
             let detail = err.to_string();
-            let hint = tls::hint(&detail);
+            let hint = match tls::hint(&detail, options) {
+                "" if !self.exchanged && err.is_connection_dropped() => {
+                    tls::closed_after_handshake(options)
+                }
+                hint => hint,
+            };
             (!hint.is_empty()).then_some(RedisCause::Tls { detail, hint })
         } else {
             None
