@@ -37,7 +37,7 @@ RR_ROOT=$(cd "$(dirname "$SELF")/.." && pwd)
 CHROOT_DIR=${RR_CHROOT_DIR:-/var/lib/rustredis-chroots}
 CARGO_DIR=${CARGO_HOME:-$HOME/.cargo}
 RUSTUP_DIR=${RUSTUP_HOME:-$HOME/.rustup}
-BUILD_PKGS=(build-essential clang libclang-dev libssl-dev pkg-config python3 procps ca-certificates)
+BUILD_PKGS=(build-essential clang libclang-dev libssl-dev openssl pkg-config python3 procps ca-certificates)
 # The framework code the phpt suite runs (Symfony HttpFoundation, Laravel's Illuminate Session).
 FRAMEWORK_PKGS=(php-symfony-http-foundation php-illuminate-session)
 
