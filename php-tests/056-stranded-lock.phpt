@@ -47,7 +47,7 @@ array_map('unlink', glob("$dir/*"));
 rmdir($dir);
 ?>
 --EXPECT--
-Warning: session_start(): rustredis: Redis at unix://… failed: no reply within 300 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+Warning: session_start(): rustredis: Redis at unix://… failed: no complete reply within 300 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
 
 Warning: session_start(): Failed to read session data: rustredis (path: …)
 bool(false)
