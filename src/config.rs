@@ -600,7 +600,11 @@ impl Settings {
             settings.lock_max_hold = if max_execution_time == 0 {
                 AUTO_MAX_HOLD_UNLIMITED
             } else {
-                Duration::from_secs(max_execution_time) * AUTO_MAX_HOLD_FACTOR
+                // A huge max_execution_time must not overflow: capped like explicit values.
+                Duration::from_secs(max_execution_time)
+                    .checked_mul(AUTO_MAX_HOLD_FACTOR)
+                    .unwrap_or(Duration::MAX)
+                    .min(Duration::from_millis(86_400_000))
             };
         }
         let warnings = reader.warnings;
@@ -814,6 +818,11 @@ mod tests {
         assert_eq!(
             with("30", Some("90000")).lock_max_hold,
             Duration::from_secs(90)
+        );
+        assert_eq!(
+            with("18446744073709551615", None).lock_max_hold,
+            Duration::from_millis(86_400_000),
+            "no overflow"
         );
         let (s, _) = Settings::from_lookup(|name| (name == SETTING_SLOW_LOCK).then(|| "0".into()));
         assert_eq!(s.slow_lock, None);
