@@ -273,6 +273,18 @@ fn renewal_thread() {
     if let Some(setup) = THREAD_SETUP.get() {
         setup();
     }
+    // A panic must not end renewals silently: the leases say so, and their requests warn.
+    if std::panic::catch_unwind(renew_until_stopped).is_err() {
+        let mut guard = lock();
+        let registry = registry(&mut guard);
+        registry.thread = None;
+        for entry in registry.entries.values_mut() {
+            entry.state = LeaseState::Failing("internal error in the renewal thread".to_string());
+        }
+    }
+}
+
+fn renew_until_stopped() {
     let pid = std::process::id();
     // The thread's own connections, one per pool; holding the pool keeps its id unique.
     let mut connections: HashMap<usize, (Pool, RedisConnection)> = HashMap::new();
