@@ -5,7 +5,8 @@ Settings: visible with defaults in ini_get_all and php --ri, a bad value is name
 require __DIR__ . '/common.inc';
 rr_setup();
 ob_start();
-foreach (ini_get_all('rustredis', false) as $name => $value) echo "$name = $value\n";
+// The defaults (global values: rr_setup() sets a few for the test suite).
+foreach (ini_get_all('rustredis') as $name => $value) echo "$name = {$value['global_value']}\n";
 
 echo "-- php --ri rustredis\n";
 $proc = proc_open([PHP_BINARY, '-n', '-d', 'extension=' . rr_env('RUSTREDIS_EXT'), '--ri', 'rustredis'],

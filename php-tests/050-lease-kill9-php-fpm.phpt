@@ -4,7 +4,7 @@ Leases with real php-fpm: kill -9 of the worker holding a session's lock frees t
 <?php
 require __DIR__ . '/common.inc';
 require __DIR__ . '/fastcgi.inc';
-$fpm = fpm_start(rr_ini(['display_errors' => '1']));
+$fpm = fpm_start(rr_ini(['display_errors' => '1', 'rustredis.slow_lock_ms' => '1000']));
 $app = $fpm['dir'] . '/app.php';
 file_put_contents($app, '<?php
 require ' . var_export(__DIR__ . '/common.inc', true) . ';
