@@ -479,7 +479,8 @@ impl RedisConnection {
             // command reached the server before it closed.
             let detail = err.to_string();
             let hint = match tls::hint(&detail, options) {
-                "" if !self.exchanged && err.is_connection_dropped() => {
+                // Reset, or a clean close (Valkey 8 with TLS 1.3 shows "unexpected EOF").
+                "" if !self.exchanged && (err.is_connection_dropped() || err.is_io_error()) => {
                     tls::closed_after_handshake(options)
                 }
                 hint => hint,
