@@ -169,6 +169,11 @@ impl Lease {
         Lease { id, pid }
     }
 
+    /// Made by another process: this one is a child of pcntl_fork() holding its parent's copy.
+    pub fn inherited(&self) -> bool {
+        self.pid != std::process::id()
+    }
+
     pub fn state(&self) -> LeaseState {
         let mut guard = lock();
         let registry = registry(&mut guard);
@@ -244,12 +249,6 @@ impl Drop for Lease {
             registry.entries.remove(&self.id);
         }
     }
-}
-
-/// How many locks this process is renewing (tests, stats).
-pub fn active_leases() -> usize {
-    let mut guard = lock();
-    registry(&mut guard).entries.len()
 }
 
 /// A renewal to do, taken out of the registry so Redis is not called under its lock.

@@ -29,7 +29,6 @@
 pub mod info;
 mod optimistic;
 
-use std::cell::Cell;
 use std::time::Duration;
 
 use redis::{ConnectionLike, RedisResult};
@@ -81,8 +80,6 @@ impl From<ReadIntent> for Caller {
 struct Locked {
     token: LockToken,
     lease: Lease,
-    /// The process that took it: a child of pcntl_fork() inherits a copy, which is not its own.
-    pid: u32,
 }
 
 impl Locked {
@@ -96,17 +93,13 @@ impl Locked {
             settings.lock_ttl,
             settings.lock_max_hold,
         );
-        Locked {
-            token,
-            lease,
-            pid: std::process::id(),
-        }
+        Locked { token, lease }
     }
 
     /// Inherited through fork(): the parent's lock, which the child must not write under,
     /// release or renew.
     fn inherited(&self) -> bool {
-        self.pid != std::process::id()
+        self.lease.inherited()
     }
 
     /// Why an owner-checked call found the lock gone, as far as the lease knows.
@@ -181,8 +174,6 @@ struct Redis {
     endpoint: String,
     /// The socket read timeout in force (the save_path's, else rustredis.read_timeout_ms).
     read_timeout: Duration,
-    /// Commands sent so far.
-    round_trips: Cell<u64>,
 }
 
 impl Redis {
@@ -221,7 +212,6 @@ impl Connections for Redis {
 
 impl Redis {
     fn count_round_trip(&self) {
-        self.round_trips.set(self.round_trips.get() + 1);
         info::update(|i| i.round_trips += 1);
     }
 }
@@ -269,7 +259,6 @@ impl SessionHandler {
                 ),
                 endpoint: save_path.target.endpoint.to_string(),
                 read_timeout,
-                round_trips: Cell::new(0),
             },
             prefix: save_path.prefix,
             serializer,
