@@ -71,18 +71,60 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "unknown panic".to_string())
 }
 
+thread_local! {
+    /// Where this thread's last panic happened, as the panic hook saw it.
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The process's panic hook (installed in MINIT, replacing Rust's default one): it only notes
+/// where the panic happened. Rust's default hook prints "thread … panicked at …" to stderr, which
+/// is php-fpm's log; every panic on a PHP thread is caught by [`guarded`] instead and reported as
+/// one warning that carries the message and this location.
+fn quiet_panic_hook(info: &std::panic::PanicHookInfo<'_>) {
+    let location = info
+        .location()
+        .map(|l| format!("{}:{}", l.file(), l.line()));
+    // try_with: a panic while the thread's locals are being destroyed must not panic again.
+    let _ = PANIC_LOCATION.try_with(|slot| {
+        if let Ok(mut slot) = slot.try_borrow_mut() {
+            *slot = location;
+        }
+    });
+}
+
+/// Installs [`quiet_panic_hook`] once per process; it chains to no other hook.
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| std::panic::set_hook(Box::new(quiet_panic_hook)));
+}
+
+/// The location the panic hook noted for this thread's last panic, taken out.
+fn take_panic_location() -> Option<String> {
+    PANIC_LOCATION
+        .try_with(|slot| slot.try_borrow_mut().ok().and_then(|mut slot| slot.take()))
+        .ok()
+        .flatten()
+}
+
+/// Runs `body`, turning a panic into the text of a warning about `callback`.
+fn catch_panic<T>(callback: &str, body: impl FnOnce() -> T) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(body)).map_err(|payload| {
+        let location = take_panic_location()
+            .map(|at| format!(" (at {at})"))
+            .unwrap_or_default();
+        format!(
+            "internal error in {callback}, the call failed: {}{location}",
+            panic_message(&*payload)
+        )
+    })
+}
+
 /// Runs one callback body. `body` returns the value for PHP and the warnings to show; a panic
 /// gives `failure` and a warning naming the callback.
 fn guarded<T>(callback: &str, failure: T, body: impl FnOnce() -> (T, Vec<String>)) -> T {
-    let (value, warnings) = match catch_unwind(AssertUnwindSafe(body)) {
+    let (value, warnings) = match catch_panic(callback, body) {
         Ok(result) => result,
-        Err(payload) => (
-            failure,
-            vec![format!(
-                "internal error in {callback}, the call failed: {}",
-                panic_message(&*payload)
-            )],
-        ),
+        Err(message) => (failure, vec![message]),
     };
     for message in warnings {
         warn(&message);
@@ -501,6 +543,7 @@ fn ini_table() -> &'static [zend::zend_ini_entry_def] {
 }
 
 unsafe extern "C" fn minit(module_type: c_int, module_number: c_int) -> zend::zend_result {
+    install_panic_hook();
     guarded("startup", FAILURE, || {
         if let Some(startup) = STARTUP.lock().as_ref() {
             if let Err(err) = startup.startup(module_type, module_number) {
@@ -632,4 +675,72 @@ pub extern "C" fn get_module() -> *mut ModuleEntry {
         *STARTUP.lock() = Some(startup);
         (entry, allocations)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Run by [`the_panic_hook_keeps_panics_off_stderr`] in a process of its own (the hook is
+    /// process-wide): panics under the hook, as a callback would.
+    #[test]
+    #[ignore = "run by the_panic_hook_keeps_panics_off_stderr in a child process"]
+    fn panic_under_the_quiet_hook() {
+        install_panic_hook();
+        install_panic_hook(); // once is enough; a second call changes nothing
+        let message =
+            catch_panic("read", || -> () { panic!("boom {}", 42) }).expect_err("the body panicked");
+        println!("WARNING: {message}");
+        let message = catch_panic("write", || -> () { std::panic::panic_any(7_u8) })
+            .expect_err("the body panicked");
+        println!("WARNING: {message}");
+        assert_eq!(catch_panic("close", || 5), Ok(5));
+    }
+
+    #[test]
+    fn the_panic_hook_keeps_panics_off_stderr() {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "php::tests::panic_under_the_quiet_hook",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+        );
+        assert!(output.status.success(), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("1 passed"),
+            "the child ran the test: {stdout}"
+        );
+        assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+        assert!(!stdout.contains("panicked"), "stdout: {stdout}");
+        let file = file!();
+        assert!(
+            stdout.contains("WARNING: internal error in read, the call failed: boom 42 (at ")
+                && stdout.contains(file),
+            "the warning names the message and where: {stdout}"
+        );
+        assert!(
+            stdout
+                .contains("WARNING: internal error in write, the call failed: unknown panic (at "),
+            "{stdout}"
+        );
+    }
+
+    #[test]
+    fn without_the_hook_a_panic_still_becomes_a_warning() {
+        // The default hook (this test process never installs ours) prints to stderr; the
+        // warning is the same, without a location unless a hook noted one.
+        let message = catch_panic("gc", || -> () { panic!("plain") }).unwrap_err();
+        assert!(
+            message.starts_with("internal error in gc, the call failed: plain"),
+            "{message}"
+        );
+    }
 }
