@@ -7,7 +7,8 @@ rr_setup();
 // Buffer: output would count as sent headers and freeze the session ini settings.
 ob_start();
 foreach (['', 'tcp://127.0.0.1:99999', 'tcp://127.0.0.1:6379?database=abc', 'tcp://127.0.0.1?colour=blue',
-          'http://127.0.0.1', 'unix://relative/redis.sock', 'tcp://a:1,tcp://b:2'] as $path) {
+          'http://127.0.0.1', 'unix://relative/redis.sock', 'tcp://a:1,tcp://b:2',
+          'tcp://127.0.0.1?timeout=1e-300', 'tcp://127.0.0.1?read_timeout=inf'] as $path) {
     ini_set('session.save_path', $path);
     echo "-- '$path'\n";
     var_dump(session_start());
@@ -56,4 +57,16 @@ bool(false)
 Warning: session_start(): rustredis: invalid session.save_path: 'tcp://a:1,tcp://b:2' lists several servers; rustredis talks to one Redis per save_path
 
 Warning: session_start(): Failed to initialize storage module: rustredis (path: tcp://a:1,tcp://b:2)
+bool(false)
+-- 'tcp://127.0.0.1?timeout=1e-300'
+
+Warning: session_start(): rustredis: invalid session.save_path: timeout '1e-300' is less than 1 ms; give seconds from 0.001 to 31536000
+
+Warning: session_start(): Failed to initialize storage module: rustredis (path: tcp://127.0.0.1?timeout=1e-300)
+bool(false)
+-- 'tcp://127.0.0.1?read_timeout=inf'
+
+Warning: session_start(): rustredis: invalid session.save_path: read_timeout 'inf' is not a number of seconds from 0.001 to 31536000
+
+Warning: session_start(): Failed to initialize storage module: rustredis (path: tcp://127.0.0.1?read_timeout=inf)
 bool(false)

@@ -320,11 +320,23 @@ fn parse_database(value: &str) -> Result<i64, SavePathError> {
     }
 }
 
+/// A timeout of the save_path, in seconds: at least 1 ms (a socket timeout of zero would mean
+/// "none"), at most a year.
 fn parse_seconds(name: &str, value: &str) -> Result<Duration, SavePathError> {
-    match value.parse::<f64>() {
-        Ok(secs) if secs > 0.0 && secs <= 86_400.0 * 365.0 => Ok(Duration::from_secs_f64(secs)),
+    const MAX_SECONDS: f64 = 86_400.0 * 365.0;
+    match value.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= MAX_SECONDS => {
+            let duration = Duration::from_secs_f64(secs);
+            if duration < Duration::from_millis(1) {
+                bad(format!(
+                    "{name} '{value}' is less than 1 ms; give seconds from 0.001 to {MAX_SECONDS}"
+                ))
+            } else {
+                Ok(duration)
+            }
+        }
         _ => bad(format!(
-            "{name} '{value}' is not a number of seconds greater than 0"
+            "{name} '{value}' is not a number of seconds from 0.001 to {MAX_SECONDS}"
         )),
     }
 }
@@ -733,6 +745,24 @@ mod tests {
             ("tcp://h?database=x", "database 'x'"),
             ("tcp://h?database=-1", "database '-1'"),
             ("tcp://h?timeout=0", "timeout '0'"),
+            (
+                "tcp://h?timeout=1e-300",
+                "timeout '1e-300' is less than 1 ms",
+            ),
+            (
+                "tcp://h?read_timeout=0.0004",
+                "read_timeout '0.0004' is less than 1 ms",
+            ),
+            (
+                "tcp://h?timeout=inf",
+                "timeout 'inf' is not a number of seconds",
+            ),
+            (
+                "tcp://h?read_timeout=NaN",
+                "read_timeout 'NaN' is not a number",
+            ),
+            ("tcp://h?timeout=-1", "timeout '-1'"),
+            ("tcp://h?timeout=1e10", "timeout '1e10'"),
             ("tcp://h?bogus=1", "unknown parameter 'bogus'"),
             ("http://h", "unknown scheme 'http://'"),
             ("unix://relative.sock", "must be absolute"),
