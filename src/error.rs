@@ -122,6 +122,11 @@ pub enum RedisCause {
         command: &'static str,
         reply: String,
     },
+    /// A reply that no command of rustredis can get from Redis (see `protocol::reply`), or bytes
+    /// that are no reply at all; the connection was closed.
+    Malformed(redis::RedisError),
+    /// The connection was closed or reset before a complete reply arrived.
+    Dropped(redis::RedisError),
     /// Any other failure, as the client library reports it.
     Failed(redis::RedisError),
 }
@@ -142,6 +147,20 @@ impl fmt::Display for ConnectStage {
             ConnectStage::TlsHandshake => "TLS handshake",
             ConnectStage::Setup => "AUTH/SELECT after connecting",
         })
+    }
+}
+
+impl RedisCause {
+    /// What `err` says, when the connection noted nothing more precise (see
+    /// `connection::RedisConnection::cause`).
+    pub fn of(err: redis::RedisError) -> Self {
+        if crate::protocol::is_protocol_error(&err) {
+            RedisCause::Malformed(err)
+        } else if err.is_connection_dropped() && !err.is_connection_refusal() {
+            RedisCause::Dropped(err)
+        } else {
+            RedisCause::Failed(err)
+        }
     }
 }
 
@@ -193,6 +212,23 @@ impl fmt::Display for RedisCause {
                 };
                 write!(f, "{command} refused ({what}): {reply}")
             }
+            RedisCause::Malformed(err) if err.kind() == redis::ErrorKind::Parse => {
+                // The parser's detail spans lines ("Parse error at 1\nUnexpected `2`\n…").
+                let detail = err.detail().unwrap_or_default().trim().replace('\n', "; ");
+                write!(
+                    f,
+                    "unreadable reply, not RESP ({detail}); the connection was closed"
+                )
+            }
+            RedisCause::Malformed(err) => write!(
+                f,
+                "{}; the connection was closed",
+                err.detail().unwrap_or("malformed reply")
+            ),
+            RedisCause::Dropped(err) => write!(
+                f,
+                "the connection was closed or reset before a complete reply arrived ({err})"
+            ),
             RedisCause::Failed(err) => write!(f, "{err}"),
         }
     }
@@ -282,7 +318,8 @@ impl std::error::Error for SessionError {
         match self {
             SessionError::SavePath(err) => Some(err),
             SessionError::Redis {
-                cause: RedisCause::Failed(err),
+                cause:
+                    RedisCause::Failed(err) | RedisCause::Malformed(err) | RedisCause::Dropped(err),
                 ..
             } => Some(err),
             SessionError::WholeSessionConflict { reason } => Some(reason),

@@ -140,9 +140,10 @@ impl Stats {
                 self.redis_errors_connection.incr()
             }
             RedisCause::Refused { .. } => self.redis_errors_server.incr(),
-            RedisCause::ReplyTooLarge { .. } | RedisCause::TooManyElements { .. } => {
-                self.redis_errors_protocol.incr()
-            }
+            RedisCause::ReplyTooLarge { .. }
+            | RedisCause::TooManyElements { .. }
+            | RedisCause::Malformed(_) => self.redis_errors_protocol.incr(),
+            RedisCause::Dropped(_) => self.redis_errors_connection.incr(),
             RedisCause::Failed(err) => self.record_redis_error(err),
         }
     }

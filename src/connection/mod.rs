@@ -494,7 +494,13 @@ impl RedisConnection {
 
     /// What the failure behind `err`, an error of this connection's last command, means.
     pub fn cause(&mut self, err: RedisError) -> RedisCause {
-        self.failure.take().unwrap_or(RedisCause::Failed(err))
+        self.failure.take().unwrap_or_else(|| RedisCause::of(err))
+    }
+
+    /// Closes it once it is given back instead of keeping it idle: its caller found a reply it
+    /// cannot trust (see `protocol::reply`), so it may be out of step with the server.
+    pub fn retire(&mut self) {
+        self.broken = true;
     }
 
     /// Its commands' replies get this budget from now on (see [`max_reply_bytes`]).

@@ -41,6 +41,7 @@
 //! or compare-and-set reports a lost lock or a conflict it need not have — loud, never silent.
 
 mod holder;
+pub mod reply;
 mod scripts;
 
 pub use holder::{Holder, HolderContext, HolderDetails, LockToken};
@@ -48,6 +49,8 @@ pub use holder::{Holder, HolderContext, HolderDetails, LockToken};
 use std::time::{Duration, Instant};
 
 use redis::{ConnectionLike, RedisResult, ScriptInvocation, Value};
+
+pub use reply::is_protocol_error;
 
 use crate::error::SessionResult;
 use crate::keys::SessionKeys;
@@ -139,62 +142,12 @@ pub enum Cas {
     Changed(Vec<u8>),
 }
 
-const OK: i64 = 1;
-const HELD: i64 = 2;
-const LOST: i64 = 3;
-const MISSING: i64 = 4;
-const CHANGED: i64 = 5;
-const TAKEN: i64 = 6;
-const BUSY: i64 = 7;
-
 fn ttl_seconds(ttl: Duration) -> u64 {
     ttl.as_secs().max(1)
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
-}
-
-fn unexpected<T>(script: &str, reply: &[Value]) -> RedisResult<T> {
-    Err(redis::RedisError::from((
-        redis::ErrorKind::UnexpectedReturnType,
-        "unexpected reply from a rustredis script",
-        format!("{script}: {reply:?}"),
-    )))
-}
-
-fn bytes_of(value: &Value) -> Option<Vec<u8>> {
-    match value {
-        Value::BulkString(bytes) => Some(bytes.clone()),
-        _ => None,
-    }
-}
-
-/// The `pttl, holder` of a `{HELD|BUSY, pttl, holder}` reply.
-fn held_by(pttl: i64, holder: &Value) -> HeldBy {
-    HeldBy {
-        expires_in: u64::try_from(pttl).ok().map(Duration::from_millis),
-        holder: Holder::parse(&bytes_of(holder).unwrap_or_default()),
-        joined: true,
-    }
-}
-
-/// A reply that must be a bulk string or nil (a GET): anything else is a protocol error.
-fn data_of(command: &str, value: &Value) -> RedisResult<Option<Vec<u8>>> {
-    match value {
-        Value::Nil => Ok(None),
-        Value::BulkString(bytes) => Ok(Some(bytes.clone())),
-        other => unexpected(command, std::slice::from_ref(other)),
-    }
-}
-
-/// `{OK}` / `{LOST}`.
-fn owned(script: &str, reply: Vec<Value>) -> RedisResult<Owned> {
-    match reply.as_slice() {
-        [Value::Int(OK)] => Ok(Owned::Yes),
-        [Value::Int(LOST)] => Ok(Owned::Lost),
-        _ => unexpected(script, &reply),
-    }
 }
 
 pub fn sha1_hex(data: &[u8]) -> String {
@@ -232,7 +185,7 @@ impl SessionStore {
         waiter: Waiter,
         max_waiters: u32,
     ) -> RedisResult<Attempt<Acquired>> {
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::ACQUIRE)
             .arg(token.as_str()) // token
             .arg(millis(lock_ttl)) // lock_ttl_ms
@@ -244,22 +197,7 @@ impl SessionStore {
             .arg(WAITING_TTL_MS) // waiting_ttl_ms
             .arg(max_waiters) // max_waiters
             .invoke(conn)?;
-        match reply.as_slice() {
-            [Value::Int(OK), Value::Nil] | [Value::Int(OK)] => {
-                Ok(Attempt::Done(Acquired::Locked(None)))
-            }
-            [Value::Int(OK), data @ Value::BulkString(_)] => {
-                Ok(Attempt::Done(Acquired::Locked(bytes_of(data))))
-            }
-            [Value::Int(HELD), Value::Int(pttl), holder] => {
-                Ok(Attempt::Held(held_by(*pttl, holder)))
-            }
-            [Value::Int(BUSY), Value::Int(pttl), holder] => Ok(Attempt::Done(
-                Acquired::TooManyWaiters(held_by(*pttl, holder)),
-            )),
-            [Value::Int(MISSING)] => Ok(Attempt::Done(Acquired::Missing)),
-            _ => unexpected("acquire", &reply),
-        }
+        reply::acquire(reply)
     }
 
     /// The uncontended acquire without Lua: `SET lock NX PX` and the data's `GET` pipelined in one
@@ -288,24 +226,13 @@ impl SessionStore {
             .cmd("GET")
             .arg(&self.keys.lock)
             .query(conn)?;
-        match replies.as_slice() {
-            [Value::Okay, data, Value::Int(_), Value::BulkString(_)] => {
-                match (data_of("acquire", data)?, which) {
-                    (None, Which::Existing) => {
-                        self.release(conn, token)?;
-                        Ok(Attempt::Done(Acquired::Missing))
-                    }
-                    (data, _) => Ok(Attempt::Done(Acquired::Locked(data))),
-                }
+        match (reply::acquire_pipelined(replies)?, which) {
+            (Ok(None), Which::Existing) => {
+                self.release(conn, token)?;
+                Ok(Attempt::Done(Acquired::Missing))
             }
-            [Value::Nil, data, Value::Int(pttl), holder @ (Value::BulkString(_) | Value::Nil)] => {
-                data_of("acquire", data)?;
-                Ok(Attempt::Held(HeldBy {
-                    joined: false,
-                    ..held_by(*pttl, holder)
-                }))
-            }
-            _ => unexpected("acquire", &replies),
+            (Ok(data), _) => Ok(Attempt::Done(Acquired::Locked(data))),
+            (Err(held), _) => Ok(Attempt::Held(held)),
         }
     }
 
@@ -318,25 +245,21 @@ impl SessionStore {
     ) -> RedisResult<bool> {
         // BLPOP's timeout is in seconds with millisecond resolution; 0 would block forever.
         let seconds = (millis(timeout) as f64) / 1000.0;
-        let popped: Option<(Vec<u8>, Vec<u8>)> = redis::cmd("BLPOP")
+        let reply: Value = redis::cmd("BLPOP")
             .arg(&self.keys.wake)
             .arg(format!("{seconds:.3}"))
             .query(conn)?;
-        Ok(popped.is_some())
+        reply::blpop(self.keys.wake.as_ref(), reply)
     }
 
     /// A waiter that gives up stops counting itself, so releases stop signalling for it.
     pub fn stop_waiting(&self, conn: &mut dyn ConnectionLike) -> RedisResult<()> {
-        let reply: Vec<Value> = self.script(&scripts::STOP_WAITING).invoke(conn)?;
-        match reply.as_slice() {
-            [Value::Int(OK)] => Ok(()),
-            _ => unexpected("stop waiting", &reply),
-        }
+        reply::stop_waiting(self.script(&scripts::STOP_WAITING).invoke(conn)?)
     }
 
     /// Reads without any lock (read_and_close, optimistic and unlocked requests).
     pub fn read(&self, conn: &mut dyn ConnectionLike) -> RedisResult<Option<Vec<u8>>> {
-        redis::cmd("GET").arg(&self.keys.data).query(conn)
+        reply::get(redis::cmd("GET").arg(&self.keys.data).query(conn)?)
     }
 
     pub fn write(
@@ -349,14 +272,14 @@ impl SessionStore {
         if data.len() >= STAGED_WRITE_BYTES {
             return self.write_staged(conn, token, data, ttl);
         }
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::WRITE)
             .arg(token.as_str()) // token
             .arg(data) // data
             .arg(ttl_seconds(ttl)) // ttl_s
             .arg(WAKE_TTL_MS) // wake_ttl_ms
             .invoke(conn)?;
-        owned("write", reply)
+        reply::owned("the write script", reply)
     }
 
     /// A large write in one round trip without a copy through Lua: `SET` of the staging key, then
@@ -384,17 +307,17 @@ impl SessionStore {
             .arg(STAGING_TTL_MS)
             .ignore()
             .invoke_script(&invocation);
-        let reply: Vec<Value> = match pipe.query::<(Vec<Value>,)>(conn) {
+        let reply: Value = match pipe.query::<(Value,)>(conn) {
             Ok((reply,)) => reply,
             Err(err)
                 if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
             {
                 scripts::WRITE_STAGED.load(conn)?;
-                pipe.query::<(Vec<Value>,)>(conn)?.0
+                pipe.query::<(Value,)>(conn)?.0
             }
             Err(err) => return Err(err),
         };
-        owned("write", reply)
+        reply::owned("the staged write script", reply)
     }
 
     pub fn touch(
@@ -403,13 +326,13 @@ impl SessionStore {
         token: &LockToken,
         ttl: Duration,
     ) -> RedisResult<Owned> {
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::TOUCH)
             .arg(token.as_str()) // token
             .arg(ttl_seconds(ttl)) // ttl_s
             .arg(WAKE_TTL_MS) // wake_ttl_ms
             .invoke(conn)?;
-        owned("touch", reply)
+        reply::owned("the touch script", reply)
     }
 
     /// Extends our lock's lease (the renewal thread's one command).
@@ -419,21 +342,21 @@ impl SessionStore {
         token: &LockToken,
         lease: Duration,
     ) -> RedisResult<Owned> {
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::RENEW)
             .arg(token.as_str()) // token
             .arg(millis(lease)) // lease_ms
             .invoke(conn)?;
-        owned("renew", reply)
+        reply::owned("the renew script", reply)
     }
 
     pub fn release(&self, conn: &mut dyn ConnectionLike, token: &LockToken) -> RedisResult<Owned> {
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::RELEASE)
             .arg(token.as_str()) // token
             .arg(WAKE_TTL_MS) // wake_ttl_ms
             .invoke(conn)?;
-        owned("release", reply)
+        reply::owned("the release script", reply)
     }
 
     pub fn destroy_owned(
@@ -441,12 +364,12 @@ impl SessionStore {
         conn: &mut dyn ConnectionLike,
         token: &LockToken,
     ) -> RedisResult<Owned> {
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::DESTROY_OWNED)
             .arg(token.as_str()) // token
             .arg(WAKE_TTL_MS) // wake_ttl_ms
             .invoke(conn)?;
-        owned("destroy", reply)
+        reply::owned("the destroy script", reply)
     }
 
     pub fn destroy_unowned(
@@ -454,23 +377,17 @@ impl SessionStore {
         conn: &mut dyn ConnectionLike,
         waiter: Waiter,
     ) -> RedisResult<Attempt<()>> {
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::DESTROY_UNOWNED)
             .arg(waiter.arg()) // waiter
             .arg(WAITING_TTL_MS) // waiting_ttl_ms
             .invoke(conn)?;
-        match reply.as_slice() {
-            [Value::Int(OK)] => Ok(Attempt::Done(())),
-            [Value::Int(HELD), Value::Int(pttl), holder] => {
-                Ok(Attempt::Held(held_by(*pttl, holder)))
-            }
-            _ => unexpected("destroy", &reply),
-        }
+        reply::destroy_unowned(reply)
     }
 
     /// rustredis.locking=off: delete whatever the lock says (last write wins).
     pub fn destroy_unlocked(&self, conn: &mut dyn ConnectionLike) -> RedisResult<()> {
-        redis::cmd("DEL").arg(&self.keys.data).query(conn)
+        reply::del(redis::cmd("DEL").arg(&self.keys.data).query(conn)?)
     }
 
     /// Creates the session empty if the id is unused (and takes its lock when `token` is given).
@@ -482,17 +399,13 @@ impl SessionStore {
         token: Option<&LockToken>,
         lock_ttl: Duration,
     ) -> RedisResult<bool> {
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::RESERVE)
             .arg(ttl_seconds(ttl)) // ttl_s
             .arg(token.map(LockToken::as_str).unwrap_or("")) // token
             .arg(millis(lock_ttl)) // lock_ttl_ms
             .invoke(conn)?;
-        match reply.as_slice() {
-            [Value::Int(OK)] => Ok(true),
-            [Value::Int(TAKEN)] => Ok(false),
-            _ => unexpected("reserve", &reply),
-        }
+        reply::reserve(reply)
     }
 
     /// Plain write without a lock (rustredis.locking=off: last write wins).
@@ -502,19 +415,23 @@ impl SessionStore {
         data: &[u8],
         ttl: Duration,
     ) -> RedisResult<()> {
-        redis::cmd("SET")
-            .arg(&self.keys.data)
-            .arg(data)
-            .arg("EX")
-            .arg(ttl_seconds(ttl))
-            .query(conn)
+        reply::set(
+            redis::cmd("SET")
+                .arg(&self.keys.data)
+                .arg(data)
+                .arg("EX")
+                .arg(ttl_seconds(ttl))
+                .query(conn)?,
+        )
     }
 
     pub fn touch_unlocked(&self, conn: &mut dyn ConnectionLike, ttl: Duration) -> RedisResult<()> {
-        redis::cmd("EXPIRE")
-            .arg(&self.keys.data)
-            .arg(ttl_seconds(ttl))
-            .query(conn)
+        reply::expire(
+            redis::cmd("EXPIRE")
+                .arg(&self.keys.data)
+                .arg(ttl_seconds(ttl))
+                .query(conn)?,
+        )
     }
 
     pub fn compare_and_set(
@@ -525,7 +442,7 @@ impl SessionStore {
         ttl: Duration,
         waiter: Waiter,
     ) -> RedisResult<Attempt<Cas>> {
-        let reply: Vec<Value> = self
+        let reply: Value = self
             .script(&scripts::COMPARE_AND_SET)
             .arg(sha1_hex(base)) // base_sha1
             .arg(data) // data
@@ -533,16 +450,7 @@ impl SessionStore {
             .arg(waiter.arg()) // waiter
             .arg(WAITING_TTL_MS) // waiting_ttl_ms
             .invoke(conn)?;
-        match reply.as_slice() {
-            [Value::Int(OK)] => Ok(Attempt::Done(Cas::Written)),
-            [Value::Int(CHANGED), current @ Value::BulkString(_)] => Ok(Attempt::Done(
-                Cas::Changed(bytes_of(current).unwrap_or_default()),
-            )),
-            [Value::Int(HELD), Value::Int(pttl), holder] => {
-                Ok(Attempt::Held(held_by(*pttl, holder)))
-            }
-            _ => unexpected("compare-and-set", &reply),
-        }
+        reply::compare_and_set(reply)
     }
 }
 

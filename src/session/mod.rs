@@ -39,10 +39,10 @@ use crate::error::MAX_CREATE_ID_ATTEMPTS;
 pub use crate::error::{LostBecause, RedisCause, SessionError, SessionResult, Warning};
 use crate::keys::{is_valid_session_id, SessionKeys};
 use crate::lease::{Lease, LeaseState};
-use crate::pool::{pool_for, Pool};
+use crate::pool::{pool_for, Pool, PooledConnection};
 use crate::protocol::{
-    wait_while_held, Acquired, Backoff, Connections, HolderContext, LockToken, Owned, SessionStore,
-    Waited, Which,
+    is_protocol_error, wait_while_held, Acquired, Backoff, Connections, HolderContext, LockToken,
+    Owned, SessionStore, Waited, Which,
 };
 use crate::stats::STATS;
 
@@ -184,6 +184,21 @@ impl Redis {
             cause,
         }
     }
+
+    /// `op` on `conn`; a malformed reply retires the connection, which may be out of step with
+    /// the server (a stray reply left unread would answer the next command).
+    fn op_on<T>(
+        conn: &mut PooledConnection,
+        op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
+    ) -> RedisResult<T> {
+        let result = op(&mut **conn);
+        if let Err(err) = &result {
+            if is_protocol_error(err) {
+                conn.retire();
+            }
+        }
+        result
+    }
 }
 
 impl Connections for Redis {
@@ -197,13 +212,13 @@ impl Connections for Redis {
     ) -> SessionResult<T> {
         let mut conn = self.pool.get().map_err(|cause| self.failed(cause))?;
         self.count_round_trip();
-        match op(&mut *conn) {
+        match Self::op_on(&mut conn, op) {
             Err(err) if conn.reused() && err.is_connection_dropped() && !err.is_timeout() => {
                 drop(conn);
                 STATS.reconnects.incr();
                 let mut fresh = self.pool.get().map_err(|cause| self.failed(cause))?;
                 self.count_round_trip();
-                op(&mut *fresh).map_err(|err| self.failed(fresh.cause(err)))
+                Self::op_on(&mut fresh, op).map_err(|err| self.failed(fresh.cause(err)))
             }
             other => other.map_err(|err| self.failed(conn.cause(err))),
         }

@@ -1,0 +1,67 @@
+--TEST--
+A hostile RESP server (hostile-server.inc): garbage, truncated replies, every wrong reply type in every slot of acquire (session_start), GET (read_and_close) and the write script, a RESP3 double for an integer, short tables, a stray reply, silence, and the same in the handshake (AUTH): each request ends with one rustredis warning, session_start fails (the write fails), no forged data reaches $_SESSION, no write follows, memory stays under 64 MB, nothing crashes, panics or hangs
+--FILE--
+<?php
+require __DIR__ . '/common.inc';
+require __DIR__ . '/hostile.inc';
+$server = rr_hostile_start();
+$modes = ['garbage', 'truncated', 'status', 'okay', 'integer', 'array', 'intbytes', 'nestederror', 'double', 'short', 'stray', 'silence'];
+$cases = [];
+foreach (['acquire', 'get', 'write'] as $slot) {
+    foreach ($modes as $mode) $cases[] = [$slot, $mode];
+}
+// {1} is the write script's own OK; for acquire and GET it is a short reply.
+$cases[] = ['acquire', 'shortok'];
+$cases[] = ['get', 'shortok'];
+// {LOST, 1.5}: a double where the lock-exists flag belongs.
+$cases[] = ['write', 'lostdouble'];
+foreach (['garbage', 'status', 'truncated', 'silence'] as $mode) $cases[] = ['auth', $mode];
+foreach ($cases as [$slot, $mode]) {
+    echo rr_hostile_verdict($server, $slot, $mode, rr_hostile_run($server, $slot, $mode)), "\n";
+}
+rr_hostile_stop($server);
+?>
+--EXPECT--
+acquire/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
+acquire/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
+acquire/status: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1, status(15 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/okay: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1, status OK] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/integer: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1, int 7] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/array: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1, [bulk(15 bytes)]] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/intbytes: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1, [int 120, int 124, int 115, int 58, int 54, int 58, int 34, int 102, … 7 more]] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/nestederror: Redis at tcp://127.0.0.1:PORT failed: ResponseError: nested
+acquire/double: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [double, bulk(15 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/short: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 2] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/stray: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered status OK (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+get/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
+get/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
+get/status: Redis at tcp://127.0.0.1:PORT failed: GET answered status(15 bytes) (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/okay: Redis at tcp://127.0.0.1:PORT failed: GET answered status OK (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/integer: Redis at tcp://127.0.0.1:PORT failed: GET answered int 7 (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/array: Redis at tcp://127.0.0.1:PORT failed: GET answered [bulk(15 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/intbytes: Redis at tcp://127.0.0.1:PORT failed: GET answered [int 120, int 124, int 115, int 58, int 54, int 58, int 34, int 102, … 7 more] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/nestederror: Redis at tcp://127.0.0.1:PORT failed: ResponseError: nested
+get/double: Redis at tcp://127.0.0.1:PORT failed: GET answered double (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/short: Redis at tcp://127.0.0.1:PORT failed: GET answered [] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/stray: Redis at tcp://127.0.0.1:PORT failed: GET answered status OK (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+write/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
+write/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
+write/status: Redis at tcp://127.0.0.1:PORT failed: the write script answered status(15 bytes) (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/okay: Redis at tcp://127.0.0.1:PORT failed: the write script answered status OK (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/integer: Redis at tcp://127.0.0.1:PORT failed: the write script answered int 7 (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/array: Redis at tcp://127.0.0.1:PORT failed: the write script answered [bulk(15 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/intbytes: Redis at tcp://127.0.0.1:PORT failed: the write script answered [int 120, int 124, int 115, int 58, int 54, int 58, int 34, int 102, … 7 more] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/nestederror: Redis at tcp://127.0.0.1:PORT failed: ResponseError: nested
+write/double: Redis at tcp://127.0.0.1:PORT failed: the write script answered [double, bulk(15 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/short: Redis at tcp://127.0.0.1:PORT failed: the write script answered [int 2] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/stray: Redis at tcp://127.0.0.1:PORT failed: the write script answered status OK (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+acquire/shortok: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/shortok: Redis at tcp://127.0.0.1:PORT failed: GET answered [int 1] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/lostdouble: Redis at tcp://127.0.0.1:PORT failed: the write script answered [int 3, double] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+auth/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
+auth/status: Redis at tcp://127.0.0.1:PORT failed: Redis server refused to authenticate, returns Ok() != Value::Okay - Server(ResponseError)
+auth/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
+auth/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
