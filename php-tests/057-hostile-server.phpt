@@ -64,4 +64,4 @@ write/lostdouble: Redis at tcp://127.0.0.1:PORT failed: the write script answere
 auth/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
 auth/status: Redis at tcp://127.0.0.1:PORT failed: Redis server refused to authenticate, returns Ok() != Value::Okay - Server(ResponseError)
 auth/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
-auth/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+auth/silence: Redis at tcp://127.0.0.1:PORT failed: could not connect within 500 ms (rustredis.connect_timeout_ms, or timeout in session.save_path)
