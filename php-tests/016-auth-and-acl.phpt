@@ -1,5 +1,5 @@
 --TEST--
-save_path credentials: auth= (password), auth[]=user&auth[]=password and redis://user:password@ (ACL); a wrong password is a clear warning
+save_path credentials: auth= (password), auth[]=user&auth[]=password and redis://user:password@ (ACL); a wrong password is a clear warning, and so is a missing one (Redis answers NOAUTH, or 'Protocol error: unauthenticated multibulk length' to a script call)
 --FILE--
 <?php
 require __DIR__ . '/common.inc';
@@ -29,6 +29,10 @@ foreach ($paths as $what => $path) {
 }
 ini_set('session.save_path', "tcp://127.0.0.1:$port?auth=wrong&prefix=auth:");
 var_dump(session_start());
+ini_set('session.save_path', "tcp://127.0.0.1:$port?prefix=auth:");
+echo "-- no password: a locked start (a script call) and read_and_close (GET)\n";
+var_dump(session_start());
+var_dump(session_start(['read_and_close' => true]));
 proc_terminate($redis, 15);
 proc_close($redis);
 array_map('unlink', glob("$dir/*"));
@@ -43,4 +47,15 @@ redis:// URL with ACL user: ok
 Warning: session_start(): rustredis: Redis at tcp://127.0.0.1:PORT failed: AUTH refused (the credentials in session.save_path): WRONGPASS invalid username-password pair or user is disabled.
 
 Warning: session_start(): Failed to read session data: rustredis (path: tcp://127.0.0.1:PORT?auth=wrong&prefix=auth:)
+bool(false)
+-- no password: a locked start (a script call) and read_and_close (GET)
+
+Warning: session_start(): rustredis: Redis at tcp://127.0.0.1:PORT failed: authentication required: the server wants a password and session.save_path gives none (add auth=PASSWORD, or auth[]=USER&auth[]=PASSWORD for an ACL user)
+
+Warning: session_start(): Failed to read session data: rustredis (path: tcp://127.0.0.1:PORT?prefix=auth:)
+bool(false)
+
+Warning: session_start(): rustredis: Redis at tcp://127.0.0.1:PORT failed: authentication required: the server wants a password and session.save_path gives none (add auth=PASSWORD, or auth[]=USER&auth[]=PASSWORD for an ACL user)
+
+Warning: session_start(): Failed to read session data: rustredis (path: tcp://127.0.0.1:PORT?prefix=auth:)
 bool(false)

@@ -122,6 +122,8 @@ pub enum RedisCause {
         command: &'static str,
         reply: String,
     },
+    /// The server wants a password and the save_path gives none.
+    AuthRequired,
     /// A reply that no command of rustredis can get from Redis (see `protocol::reply`), or bytes
     /// that are no reply at all; the connection was closed.
     Malformed(redis::RedisError),
@@ -154,7 +156,9 @@ impl RedisCause {
     /// What `err` says, when the connection noted nothing more precise (see
     /// `connection::RedisConnection::cause`).
     pub fn of(err: redis::RedisError) -> Self {
-        if crate::protocol::is_protocol_error(&err) {
+        if is_auth_required(&err) {
+            RedisCause::AuthRequired
+        } else if crate::protocol::is_protocol_error(&err) {
             RedisCause::Malformed(err)
         } else if err.is_connection_dropped() && !err.is_connection_refusal() {
             RedisCause::Dropped(err)
@@ -162,6 +166,17 @@ impl RedisCause {
             RedisCause::Failed(err)
         }
     }
+}
+
+/// NOAUTH, or what Redis answers an unauthenticated client whose first command has more than 10
+/// arguments (every rustredis script call has): "Protocol error: unauthenticated multibulk
+/// length", after which it closes the connection.
+fn is_auth_required(err: &redis::RedisError) -> bool {
+    err.code() == Some("NOAUTH")
+        || (err.code() == Some("ERR")
+            && err
+                .detail()
+                .is_some_and(|d| d.starts_with("Protocol error: unauthenticated")))
 }
 
 impl fmt::Display for RedisCause {
@@ -212,6 +227,10 @@ impl fmt::Display for RedisCause {
                 };
                 write!(f, "{command} refused ({what}): {reply}")
             }
+            RedisCause::AuthRequired => f.write_str(
+                "authentication required: the server wants a password and session.save_path gives none \
+                 (add auth=PASSWORD, or auth[]=USER&auth[]=PASSWORD for an ACL user)",
+            ),
             RedisCause::Malformed(err) if err.kind() == redis::ErrorKind::Parse => {
                 // The parser's detail spans lines ("Parse error at 1\nUnexpected `2`\n…").
                 let detail = err.detail().unwrap_or_default().trim().replace('\n', "; ");
@@ -368,5 +387,47 @@ impl fmt::Display for Warning {
                  nothing was lost"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(kind: std::io::ErrorKind) -> redis::RedisError {
+        redis::RedisError::from(std::io::Error::new(kind, "test"))
+    }
+
+    #[test]
+    fn a_refused_connection_is_not_a_dropped_one() {
+        let refused = RedisCause::of(io(std::io::ErrorKind::ConnectionRefused));
+        assert!(matches!(refused, RedisCause::Failed(_)), "{refused:?}");
+        let reset = RedisCause::of(io(std::io::ErrorKind::UnexpectedEof));
+        assert!(
+            reset
+                .to_string()
+                .starts_with("the connection was closed or reset before a complete reply"),
+            "{reset}"
+        );
+    }
+
+    #[test]
+    fn a_missing_password_says_to_set_auth() {
+        let server = |code: &str, detail: &str| {
+            redis::parse_redis_value(format!("-{code} {detail}\r\n").as_bytes())
+                .unwrap()
+                .extract_error()
+                .unwrap_err()
+        };
+        for err in [
+            server("NOAUTH", "Authentication required."),
+            server("ERR", "Protocol error: unauthenticated multibulk length"),
+        ] {
+            let cause = RedisCause::of(err);
+            assert!(matches!(cause, RedisCause::AuthRequired), "{cause:?}");
+            assert!(cause.to_string().contains("add auth=PASSWORD"), "{cause}");
+        }
+        let other = RedisCause::of(server("ERR", "Protocol error: too big"));
+        assert!(matches!(other, RedisCause::Failed(_)), "{other:?}");
     }
 }

@@ -139,7 +139,9 @@ impl Stats {
             RedisCause::Tls { .. } | RedisCause::TlsFile { .. } => {
                 self.redis_errors_connection.incr()
             }
-            RedisCause::Refused { .. } => self.redis_errors_server.incr(),
+            RedisCause::Refused { .. } | RedisCause::AuthRequired => {
+                self.redis_errors_server.incr()
+            }
             RedisCause::ReplyTooLarge { .. }
             | RedisCause::TooManyElements { .. }
             | RedisCause::Malformed(_) => self.redis_errors_protocol.incr(),
