@@ -31,7 +31,7 @@ bool(true)
 string(12) "someone-else"
 int(-1)
 
-Warning: session_write_close(): rustredis: lock lost, write skipped: this request's session lock expired (its lease, rustredis.lock_ttl_ms, was not renewed in time) and another request may have taken it; this request's changes were not saved so the newer data is kept
+Warning: session_write_close(): rustredis: lock lost, write skipped: this request's session lock expired (its lease, rustredis.lock_ttl_ms, was not renewed in time) and another request holds it now; this request's changes were not saved so the newer data is kept
 
 Warning: session_write_close(): Failed to write session data (rustredis). Please verify that the current setting of session.save_path is correct (%s)
 NULL

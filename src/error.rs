@@ -53,9 +53,12 @@ pub enum SessionError {
 /// Why this request's lock was gone when it wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LostBecause {
-    /// Its lease expired (the renewals stopped or came too late) and another request may have
-    /// taken it, or Redis lost it (a restart, a failover).
+    /// Its lease expired (the renewals stopped or came too late) and another request holds the
+    /// lock now.
     Expired,
+    /// There is no lock at all: the lease ran out and nobody took it since, or Redis lost it (a
+    /// restart without persistence, a failover).
+    Vanished,
     /// It was held longer than `rustredis.lock_max_hold_ms`, so its renewals stopped.
     MaxHold(Duration),
     /// The renewal thread could not reach Redis: this is its last error.
@@ -71,7 +74,11 @@ impl fmt::Display for LostBecause {
         match self {
             LostBecause::Expired => f.write_str(
                 "this request's session lock expired (its lease, rustredis.lock_ttl_ms, was not renewed in time) \
-                 and another request may have taken it",
+                 and another request holds it now",
+            ),
+            LostBecause::Vanished => f.write_str(
+                "this request's session lock no longer exists in Redis and no other request holds it (its lease, \
+                 rustredis.lock_ttl_ms, ran out before it was renewed, or Redis lost it: a restart or a failover)",
             ),
             LostBecause::MaxHold(max_hold) => write!(
                 f,
@@ -290,11 +297,19 @@ impl fmt::Display for SessionError {
                 "session not started: {max_waiters} requests already wait for this session's lock \
                  (rustredis.max_waiters); it is {holder}"
             ),
-            SessionError::LockLost(because) => write!(
-                f,
-                "lock lost, write skipped: {because}; this request's changes were not saved so the newer data \
-                 is kept"
-            ),
+            SessionError::LockLost(because) => {
+                write!(
+                    f,
+                    "lock lost, write skipped: {because}; this request's changes were not saved"
+                )?;
+                match because {
+                    LostBecause::Expired => f.write_str(" so the newer data is kept"),
+                    LostBecause::Released | LostBecause::InheritedThroughFork => Ok(()),
+                    _ => f.write_str(
+                        ", so that nothing another request may have written meanwhile is overwritten",
+                    ),
+                }
+            }
             SessionError::WritesRefused => f.write_str(
                 "write skipped: the session was opened read-only after a lock timeout \
                  (rustredis.on_lock_timeout=readonly)",
@@ -429,5 +444,22 @@ mod tests {
         }
         let other = RedisCause::of(server("ERR", "Protocol error: too big"));
         assert!(matches!(other, RedisCause::Failed(_)), "{other:?}");
+    }
+
+    #[test]
+    fn a_lost_lock_claims_newer_data_only_when_another_request_holds_it() {
+        let taken = SessionError::LockLost(LostBecause::Expired).to_string();
+        assert!(taken.contains("another request holds it now"), "{taken}");
+        assert!(taken.ends_with("so the newer data is kept"), "{taken}");
+        let gone = SessionError::LockLost(LostBecause::Vanished).to_string();
+        assert!(
+            gone.contains("no longer exists in Redis and no other request holds it"),
+            "{gone}"
+        );
+        assert!(
+            !gone.contains("newer data") && !gone.contains("took"),
+            "{gone}"
+        );
+        assert!(gone.ends_with("nothing another request may have written meanwhile is overwritten"));
     }
 }

@@ -365,7 +365,7 @@ fn renew_until_stopped() {
                     STATS.lease_renewals.incr();
                     entry.state = LeaseState::Renewing;
                 }
-                Ok(Owned::Lost) => entry.state = LeaseState::Lost,
+                Ok(Owned::Lost | Owned::Vanished) => entry.state = LeaseState::Lost,
                 Err(cause) => {
                     STATS.lease_renewal_errors.incr();
                     STATS.record_cause(&cause);

@@ -102,15 +102,21 @@ fn write_after_the_lock_was_lost_changes_nothing() {
             .unwrap(),
         Attempt::Done(Acquired::Locked(_))
     ));
-    assert_eq!(
-        store.write(&mut conn, &fast, b"newer", TTL).unwrap(),
-        Owned::Yes
-    );
+    // While the request that took the lock over holds it, the reply says another lock is there.
     assert_eq!(
         store.write(&mut conn, &slow, b"stale", TTL).unwrap(),
         Owned::Lost
     );
-    assert_eq!(store.touch(&mut conn, &slow, TTL).unwrap(), Owned::Lost);
+    assert_eq!(
+        store.write(&mut conn, &fast, b"newer", TTL).unwrap(),
+        Owned::Yes
+    );
+    // Released since: no lock at all.
+    assert_eq!(
+        store.write(&mut conn, &slow, b"stale", TTL).unwrap(),
+        Owned::Vanished
+    );
+    assert_eq!(store.touch(&mut conn, &slow, TTL).unwrap(), Owned::Vanished);
     assert_eq!(
         store.read(&mut conn).unwrap().as_deref(),
         Some(&b"newer"[..])
@@ -261,7 +267,7 @@ fn renew_extends_only_our_own_lock() {
         .arg(&k.lock)
         .query::<()>(&mut conn)
         .unwrap();
-    assert_eq!(store.renew(&mut conn, &mine, TTL).unwrap(), Owned::Lost);
+    assert_eq!(store.renew(&mut conn, &mine, TTL).unwrap(), Owned::Vanished);
     assert_eq!(pttl(&mut conn), -2);
 }
 

@@ -35,7 +35,7 @@
 //!
 //! # Replies
 //! Every script replies `{code, …}`: `OK` (done), `HELD` + the lock's remaining ms and value
-//! (another request holds it; `BUSY` likewise, when too many wait), `LOST` (our token is gone), `MISSING` (no such session), `CHANGED` + the
+//! (another request holds it; `BUSY` likewise, when too many wait), `LOST` + whether another request's lock is there (our token is gone), `MISSING` (no such session), `CHANGED` + the
 //! current data (compare-and-set lost), `TAKEN` (reserve found the id in use). Every retry is
 //! idempotent: acquire finds its own token, release and destroy find nothing left to do, a write
 //! or compare-and-set reports a lost lock or a conflict it need not have — loud, never silent.
@@ -130,8 +130,11 @@ pub enum Acquired {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Owned {
     Yes,
-    /// Our token is gone (expired, maybe taken by another request): nothing was changed.
+    /// Our token is gone and another request's lock is there now: nothing was changed.
     Lost,
+    /// Our token is gone and there is no lock at all (it expired and nobody took it, or Redis
+    /// lost it: a restart, a failover): nothing was changed.
+    Vanished,
 }
 
 /// The answer to an optimistic compare-and-set that got past any holder.

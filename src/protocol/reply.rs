@@ -177,11 +177,12 @@ fn last_bulk(reply: Value) -> Vec<u8> {
     }
 }
 
-/// RENEW, WRITE, TOUCH, RELEASE, DESTROY_OWNED: `{OK}` | `{LOST}`.
+/// RENEW, WRITE, TOUCH, RELEASE, DESTROY_OWNED: `{OK}` | `{LOST, lock_exists}`.
 pub fn owned(what: &str, reply: Value) -> RedisResult<Owned> {
     match table(what, &reply)? {
         [Value::Int(OK)] => Ok(Owned::Yes),
-        [Value::Int(LOST)] => Ok(Owned::Lost),
+        [Value::Int(LOST), Value::Int(1)] => Ok(Owned::Lost),
+        [Value::Int(LOST), Value::Int(0)] => Ok(Owned::Vanished),
         _ => malformed(what, &reply),
     }
 }
@@ -372,13 +373,22 @@ mod tests {
     }
 
     #[test]
-    fn owner_checked_scripts_say_ok_or_lost() {
+    fn owner_checked_scripts_say_whether_the_lock_still_exists() {
         let reply = |items| owned("the write script", array(items));
         assert_eq!(reply(vec![Value::Int(OK)]).unwrap(), Owned::Yes);
-        assert_eq!(reply(vec![Value::Int(LOST)]).unwrap(), Owned::Lost);
+        assert_eq!(
+            reply(vec![Value::Int(LOST), Value::Int(1)]).unwrap(),
+            Owned::Lost
+        );
+        assert_eq!(
+            reply(vec![Value::Int(LOST), Value::Int(0)]).unwrap(),
+            Owned::Vanished
+        );
         for items in [
             vec![],
-            vec![Value::Int(LOST), Value::Int(1)],
+            vec![Value::Int(LOST)],
+            vec![Value::Int(LOST), Value::Int(2)],
+            vec![Value::Int(LOST), Value::Double(1.0)],
             vec![Value::Double(1.0)],
             vec![Value::Int(OK), Value::Nil],
             vec![Value::Int(HELD)],

@@ -13,6 +13,12 @@ local function owns(token)
   return redis.call('GET', LOCK) == token
 end
 
+-- The reply of an owner-checked script that found the lock not ours: whether another request's
+-- lock is there (1) or no lock at all (0: it expired unclaimed, or Redis lost it).
+local function lost()
+  return {LOST, redis.call('EXISTS', LOCK)}
+end
+
 -- Ends this request's lock and, while anyone waits, leaves one wake-up signal (a one-element
 -- list that the longest-blocked waiter pops). The signal outlives the release by wake_ttl_ms.
 local function release(wake_ttl_ms)
@@ -80,11 +86,11 @@ return held()
 );
 
 /// Extends the lease of a lock that still holds this request's token; a lock that expired or
-/// that another request took is left alone. {OK} | {LOST}
+/// that another request took is left alone. {OK} | {LOST, lock_exists}
 pub(super) static RENEW: Lua = script!(
     r#"
 local token, lease_ms = ARGV[1], ARGV[2]
-if not owns(token) then return {LOST} end
+if not owns(token) then return lost() end
 redis.call('PEXPIRE', LOCK, lease_ms)
 return {OK}
 "#
@@ -92,11 +98,11 @@ return {OK}
 
 /// Saves and releases, only while the lock is still ours (equal bytes in Redis do not make a
 /// lost lock a success: two requests that both turned n=0 into n=1 lost an increment).
-/// {OK} | {LOST}
+/// {OK} | {LOST, lock_exists}
 pub(super) static WRITE: Lua = script!(
     r#"
 local token, data, ttl_s, wake_ttl_ms = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-if not owns(token) then return {LOST} end
+if not owns(token) then return lost() end
 redis.call('SET', DATA, data, 'EX', ttl_s)
 release(wake_ttl_ms)
 return {OK}
@@ -105,14 +111,14 @@ return {OK}
 
 /// WRITE for a large session, without copying it through Lua: the data was SET on the staging
 /// key (KEYS[5]) in the same pipeline, and is renamed onto the data key while the lock is ours.
-/// {OK} | {LOST}
+/// {OK} | {LOST, lock_exists}
 pub(super) static WRITE_STAGED: Lua = script!(
     r#"
 local token, ttl_s, wake_ttl_ms = ARGV[1], ARGV[2], ARGV[3]
 local STAGED = KEYS[5]
 if not owns(token) then
   redis.call('DEL', STAGED)
-  return {LOST}
+  return lost()
 end
 redis.call('RENAME', STAGED, DATA)
 redis.call('EXPIRE', DATA, ttl_s)
@@ -121,32 +127,32 @@ return {OK}
 "#
 );
 
-/// WRITE for an unchanged session (session.lazy_write): renews the TTL only. {OK} | {LOST}
+/// WRITE for an unchanged session (session.lazy_write): renews the TTL only. {OK} | {LOST, lock_exists}
 pub(super) static TOUCH: Lua = script!(
     r#"
 local token, ttl_s, wake_ttl_ms = ARGV[1], ARGV[2], ARGV[3]
-if not owns(token) then return {LOST} end
+if not owns(token) then return lost() end
 redis.call('EXPIRE', DATA, ttl_s)
 release(wake_ttl_ms)
 return {OK}
 "#
 );
 
-/// Compare-and-delete of the lock. {OK} | {LOST}
+/// Compare-and-delete of the lock. {OK} | {LOST, lock_exists}
 pub(super) static RELEASE: Lua = script!(
     r#"
 local token, wake_ttl_ms = ARGV[1], ARGV[2]
-if not owns(token) then return {LOST} end
+if not owns(token) then return lost() end
 release(wake_ttl_ms)
 return {OK}
 "#
 );
 
-/// Deletes the session under our lock and releases it: deleting is a write. {OK} | {LOST}
+/// Deletes the session under our lock and releases it: deleting is a write. {OK} | {LOST, lock_exists}
 pub(super) static DESTROY_OWNED: Lua = script!(
     r#"
 local token, wake_ttl_ms = ARGV[1], ARGV[2]
-if not owns(token) then return {LOST} end
+if not owns(token) then return lost() end
 redis.call('DEL', DATA)
 release(wake_ttl_ms)
 return {OK}

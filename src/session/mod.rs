@@ -102,12 +102,16 @@ impl Locked {
         self.lease.inherited()
     }
 
-    /// Why an owner-checked call found the lock gone, as far as the lease knows.
-    fn lost(&self) -> SessionError {
+    /// Why an owner-checked call found the lock gone (`found`: another request's lock, or none
+    /// at all), as far as the lease knows.
+    fn lost(&self, found: Owned) -> SessionError {
         STATS.locks_lost.incr();
         SessionError::LockLost(match self.lease.state() {
             LeaseState::MaxHoldReached(max_hold) => LostBecause::MaxHold(max_hold),
             LeaseState::Failing(cause) => LostBecause::RenewalFailed(cause),
+            LeaseState::Renewing | LeaseState::Lost if found == Owned::Vanished => {
+                LostBecause::Vanished
+            }
             LeaseState::Renewing | LeaseState::Lost => LostBecause::Expired,
         })
     }
@@ -777,7 +781,7 @@ impl SessionHandler {
             .run(&mut |conn| op(conn, &session.store, &locked.token))
         {
             Ok(Owned::Yes) => Ok(()),
-            Ok(Owned::Lost) => Err(locked.lost()),
+            Ok(found) => Err(locked.lost(found)),
             Err(err) => {
                 session.access = Access::Locked(locked);
                 Err(err)
@@ -815,7 +819,7 @@ impl SessionHandler {
                     .run(&mut |conn| store.write(conn, &locked.token, data, ttl))?
                 {
                     Owned::Yes => Ok(()),
-                    Owned::Lost => Err(locked.lost()),
+                    found => Err(locked.lost(found)),
                 }
             }
             LockMode::Optimistic => self.merge_and_write(&store, Vec::new(), plain.to_vec(), ttl),
