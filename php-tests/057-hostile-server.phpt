@@ -19,6 +19,25 @@ foreach (['garbage', 'status', 'truncated', 'silence'] as $mode) $cases[] = ['au
 foreach ($cases as [$slot, $mode]) {
     echo rr_hostile_verdict($server, $slot, $mode, rr_hostile_run($server, $slot, $mode)), "\n";
 }
+
+// One process, two requests: the connection that carried a malformed reply (here a stray +OK
+// before the real reply, which stays unread) is closed, not pooled for the next request.
+$tag = bin2hex(random_bytes(4));
+$child = rr_spawn('
+    ob_start();
+    session_id("acquire-stray-' . $tag . '");
+    $first = session_start();
+    session_id("plain-fine-' . $tag . '");
+    $second = session_start(["read_and_close" => true]);
+    ob_end_clean();
+    echo json_encode([$first, $second, $_SESSION]), "\n";
+', ['session.save_path' => "tcp://127.0.0.1:{$server['port']}?prefix=H:&read_timeout=0.5"]);
+echo 'stray, then a good request: ', trim(rr_wait($child)), "\n";
+$connection = [];
+foreach (file($server['log']) as $line) {
+    if (preg_match("/^(\d+) (acquire|get) (\w+)-\w+-$tag\$/", trim($line), $m)) $connection[$m[2]] = $m[1];
+}
+echo 'the good request came on a new connection: ', json_encode(count($connection) === 2 && $connection['acquire'] !== $connection['get']), "\n";
 rr_hostile_stop($server);
 ?>
 --EXPECT--
@@ -65,3 +84,5 @@ auth/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (
 auth/status: Redis at tcp://127.0.0.1:PORT failed: Redis server refused to authenticate, returns Ok() != Value::Okay - Server(ResponseError)
 auth/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
 auth/silence: Redis at tcp://127.0.0.1:PORT failed: could not connect within 500 ms (rustredis.connect_timeout_ms, or timeout in session.save_path)
+stray, then a good request: [false,true,[]]
+the good request came on a new connection: true
