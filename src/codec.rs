@@ -242,6 +242,14 @@ fn split_php_serialize(data: &[u8]) -> Result<Vec<Entry<'_>>, SplitError> {
     parser.expect(b'a', "php_serialize session is not an array")?;
     parser.expect(b':', "expected `:` after `a`")?;
     let count = parser.member_count()?;
+    // join writes the count as PHP does; a count PHP would not write (`a:01:{`) would not come
+    // back byte for byte, so a merge could not tell it from a change.
+    if data[..parser.pos] != *format!("a:{count}:{{").as_bytes() {
+        return Err(SplitError::Malformed {
+            offset: 2,
+            reason: "element count not in PHP's form (leading zeros)",
+        });
+    }
     // The session array itself does not count towards the nesting depth: its members are the
     // top-level values, like the values of the `php` serializer.
     parser.members(count, 0, |key_offset, key, value| {
@@ -669,6 +677,25 @@ mod tests {
         assert_eq!(split(&PHP_SERIALIZE, b"a:0:{}").unwrap().entries, vec![]);
         assert_eq!(join(&PHP, &[]), b"");
         assert_eq!(join(&PHP_SERIALIZE, &[]), b"a:0:{}");
+    }
+
+    #[test]
+    fn a_count_php_would_not_write_is_refused() {
+        // Found by fuzz/codec_merge: `a:00:{}` split, and joined back as `a:0:{}`.
+        for data in [&b"a:00:{}"[..], b"a:01:{s:1:\"a\";i:1;}"] {
+            assert_eq!(
+                split(&SessionSerializer::PhpSerialize, data),
+                Err(SplitError::Malformed {
+                    offset: 2,
+                    reason: "element count not in PHP's form (leading zeros)"
+                })
+            );
+        }
+        let data = b"a:1:{s:1:\"a\";a:01:{i:0;i:0;}}";
+        let entries = split(&SessionSerializer::PhpSerialize, data)
+            .unwrap()
+            .entries;
+        assert_eq!(join(&SessionSerializer::PhpSerialize, &entries), data);
     }
 
     #[test]
