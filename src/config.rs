@@ -408,6 +408,8 @@ pub const SETTING_COMPRESSION_LEVEL: &str = "rustredis.compression_level";
 pub const AUTO_MAX_HOLD_FACTOR: u32 = 10;
 /// ... or this, where `max_execution_time` is 0 (the CLI).
 pub const AUTO_MAX_HOLD_UNLIMITED: Duration = Duration::from_secs(3600);
+/// ... and never more than this, the most `rustredis.lock_max_hold_ms` takes.
+pub const AUTO_MAX_HOLD_CAP: Duration = Duration::from_secs(86_400);
 
 /// Every setting with its default; the boundary registers exactly these INI entries.
 pub const SETTINGS: &[SettingSpec] = &[
@@ -616,7 +618,7 @@ impl Settings {
                 Duration::from_secs(max_execution_time)
                     .checked_mul(AUTO_MAX_HOLD_FACTOR)
                     .unwrap_or(Duration::MAX)
-                    .min(Duration::from_millis(86_400_000))
+                    .min(AUTO_MAX_HOLD_CAP)
             };
         }
         let warnings = reader.warnings;
@@ -841,6 +843,12 @@ mod tests {
         };
         assert_eq!(with("30", None).lock_max_hold, Duration::from_secs(300));
         assert_eq!(with("0", None).lock_max_hold, AUTO_MAX_HOLD_UNLIMITED);
+        // Found by fuzz/save_path: this overflowed the multiplication (a panic).
+        assert_eq!(
+            with("2000000000000000000", None).lock_max_hold,
+            AUTO_MAX_HOLD_CAP
+        );
+        assert_eq!(with("8640", None).lock_max_hold, AUTO_MAX_HOLD_CAP);
         assert_eq!(
             with("30", Some("0")).lock_max_hold,
             Duration::from_secs(300)

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use rustredis::config::{Endpoint, SavePath, Settings, SETTINGS};
+use rustredis::config::{Endpoint, SavePath, Settings, AUTO_MAX_HOLD_CAP, SETTINGS};
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -53,6 +53,7 @@ fuzz_target!(|data: &[u8]| {
     assert!((1..=512 * 1024 * 1024).contains(&settings.max_data_bytes));
     assert!(settings.max_waiters <= 100_000);
     assert!(!settings.lock_max_hold.is_zero());
+    assert!(settings.lock_max_hold <= AUTO_MAX_HOLD_CAP.max(ms(86_400_000)));
     assert!(settings.slow_lock.is_none_or(|d| !d.is_zero()));
     for warning in &warnings {
         assert!(warning.starts_with("rustredis."), "{warning}");
