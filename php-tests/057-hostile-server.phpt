@@ -1,5 +1,5 @@
 --TEST--
-A hostile RESP server (hostile-server.inc): garbage, truncated replies, every wrong reply type in every slot of acquire (session_start), GET (read_and_close) and the write script, a RESP3 double for an integer, short tables, a stray reply, silence, and the same in the handshake (AUTH): each request ends with one rustredis warning, session_start fails (the write fails), no forged data reaches $_SESSION, no write follows, memory stays under 64 MB, nothing crashes, panics or hangs
+A hostile RESP server (hostile-server.inc): garbage, truncated replies, every wrong reply type in every slot of acquire (session_start), GET (read_and_close) and the write script, a RESP3 double for an integer, short tables, a stray reply, huge declared lengths, silence, and the same in the handshake (AUTH): each request ends with one rustredis warning, session_start fails (the write fails), no forged data reaches $_SESSION, no write follows, memory stays under 64 MB, nothing crashes, panics or hangs
 --FILE--
 <?php
 require __DIR__ . '/common.inc';
@@ -15,6 +15,12 @@ $cases[] = ['acquire', 'shortok'];
 $cases[] = ['get', 'shortok'];
 // {LOST, 1.5}: a double where the lock-exists flag belongs.
 $cases[] = ['write', 'lostdouble'];
+// A declared length of a TB, or 100 million elements, and then nothing: nothing is allocated for
+// it ahead, and the read timeout ends the wait.
+foreach (['acquire', 'get', 'write'] as $slot) {
+    $cases[] = [$slot, 'hugebulk'];
+    $cases[] = [$slot, 'hugearray'];
+}
 foreach (['garbage', 'status', 'truncated', 'silence'] as $mode) $cases[] = ['auth', $mode];
 foreach ($cases as [$slot, $mode]) {
     echo rr_hostile_verdict($server, $slot, $mode, rr_hostile_run($server, $slot, $mode)), "\n";
@@ -80,6 +86,12 @@ write/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rus
 acquire/shortok: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 get/shortok: Redis at tcp://127.0.0.1:PORT failed: GET answered [int 1] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 write/lostdouble: Redis at tcp://127.0.0.1:PORT failed: the write script answered [int 3, double] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+acquire/hugearray: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+get/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+get/hugearray: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+write/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+write/hugearray: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
 auth/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
 auth/status: Redis at tcp://127.0.0.1:PORT failed: Redis server refused to authenticate, returns Ok() != Value::Okay - Server(ResponseError)
 auth/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
