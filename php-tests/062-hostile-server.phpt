@@ -1,5 +1,5 @@
 --TEST--
-A hostile RESP server (hostile-server.inc): garbage, truncated replies, every wrong reply type in every slot of acquire (session_start), GET (read_and_close) and the write script, a RESP3 double for an integer, short tables, a stray reply, huge declared lengths, silence, and the same in the handshake (AUTH): each request ends with one rustredis warning, session_start fails (the write fails), no forged data reaches $_SESSION, no write follows, memory stays under 64 MB, nothing crashes, panics or hangs
+A hostile RESP server (hostile-server.inc): garbage, truncated replies, every wrong reply type in every slot of the pipelined acquire and of the acquire script (session_start), GET (read_and_close) and the write script, a RESP3 double for an integer, short tables, a stray reply, huge declared lengths, silence, and the same in the handshake (AUTH): each request ends with one rustredis warning, session_start fails (the write fails), no forged data reaches $_SESSION, no write follows, memory stays under 64 MB, nothing crashes, panics or hangs
 --FILE--
 <?php
 require __DIR__ . '/common.inc';
@@ -7,7 +7,7 @@ require __DIR__ . '/hostile.inc';
 $server = rr_hostile_start();
 $modes = ['garbage', 'truncated', 'status', 'okay', 'integer', 'array', 'intbytes', 'nestederror', 'double', 'short', 'stray', 'silence'];
 $cases = [];
-foreach (['acquire', 'get', 'write'] as $slot) {
+foreach (['pipeline', 'acquire', 'get', 'write'] as $slot) {
     foreach ($modes as $mode) $cases[] = [$slot, $mode];
 }
 // {1} is the write script's own OK; for acquire and GET it is a short reply.
@@ -47,6 +47,18 @@ echo 'the good request came on a new connection: ', json_encode(count($connectio
 rr_hostile_stop($server);
 ?>
 --EXPECT--
+pipeline/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
+pipeline/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
+pipeline/status: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, status(15 bytes), int 2000, bulk(79 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/okay: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, status OK, int 2000, bulk(79 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/integer: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, int 7, int 2000, bulk(79 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/array: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, [bulk(15 bytes)], int 2000, bulk(79 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/intbytes: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, [int 120, int 124, int 115, int 58, int 54, int 58, int 34, int 102, … 7 more], int 2000, bulk(79 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/nestederror: Redis at tcp://127.0.0.1:PORT failed: Pipeline failure: [(Index 1, error: ResponseError: nested)]
+pipeline/double: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, double, int 2000, bulk(79 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/short: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, [], int 2000, bulk(79 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/stray: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, status OK, nil, int 2000] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/silence: Redis at tcp://127.0.0.1:PORT failed: no complete reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
 acquire/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
 acquire/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
 acquire/status: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1, status(15 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
@@ -57,8 +69,8 @@ acquire/intbytes: Redis at tcp://127.0.0.1:PORT failed: the acquire script answe
 acquire/nestederror: Redis at tcp://127.0.0.1:PORT failed: ResponseError: nested
 acquire/double: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [double, bulk(15 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 acquire/short: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 2] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
-acquire/stray: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered status OK (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
-acquire/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+acquire/stray: Redis at tcp://127.0.0.1:PORT failed: more bytes arrived than the one reply asked for (a stray reply: is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+acquire/silence: Redis at tcp://127.0.0.1:PORT failed: no complete reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
 get/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
 get/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
 get/status: Redis at tcp://127.0.0.1:PORT failed: GET answered status(15 bytes) (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
@@ -69,8 +81,8 @@ get/intbytes: Redis at tcp://127.0.0.1:PORT failed: GET answered [int 120, int 1
 get/nestederror: Redis at tcp://127.0.0.1:PORT failed: ResponseError: nested
 get/double: Redis at tcp://127.0.0.1:PORT failed: GET answered double (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 get/short: Redis at tcp://127.0.0.1:PORT failed: GET answered [] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
-get/stray: Redis at tcp://127.0.0.1:PORT failed: GET answered status OK (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
-get/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+get/stray: Redis at tcp://127.0.0.1:PORT failed: more bytes arrived than the one reply asked for (a stray reply: is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+get/silence: Redis at tcp://127.0.0.1:PORT failed: no complete reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
 write/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
 write/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
 write/status: Redis at tcp://127.0.0.1:PORT failed: the write script answered status(15 bytes) (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
@@ -81,20 +93,20 @@ write/intbytes: Redis at tcp://127.0.0.1:PORT failed: the write script answered 
 write/nestederror: Redis at tcp://127.0.0.1:PORT failed: ResponseError: nested
 write/double: Redis at tcp://127.0.0.1:PORT failed: the write script answered [double, bulk(15 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 write/short: Redis at tcp://127.0.0.1:PORT failed: the write script answered [int 2] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
-write/stray: Redis at tcp://127.0.0.1:PORT failed: the write script answered status OK (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
-write/silence: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+write/stray: Redis at tcp://127.0.0.1:PORT failed: more bytes arrived than the one reply asked for (a stray reply: is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+write/silence: Redis at tcp://127.0.0.1:PORT failed: no complete reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
 acquire/shortok: Redis at tcp://127.0.0.1:PORT failed: the acquire script answered [int 1] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 get/shortok: Redis at tcp://127.0.0.1:PORT failed: GET answered [int 1] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 write/lostdouble: Redis at tcp://127.0.0.1:PORT failed: the write script answered [int 3, double] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
-acquire/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
-acquire/hugearray: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
-get/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
-get/hugearray: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
-write/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
-write/hugearray: Redis at tcp://127.0.0.1:PORT failed: no reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+acquire/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no complete reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+acquire/hugearray: Redis at tcp://127.0.0.1:PORT failed: reply with more than 1024 elements, more than any command of a session handler gets (is this a Redis server?); stopped reading it and closed the connection
+get/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no complete reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+get/hugearray: Redis at tcp://127.0.0.1:PORT failed: reply with more than 1024 elements, more than any command of a session handler gets (is this a Redis server?); stopped reading it and closed the connection
+write/hugebulk: Redis at tcp://127.0.0.1:PORT failed: no complete reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
+write/hugearray: Redis at tcp://127.0.0.1:PORT failed: reply with more than 1024 elements, more than any command of a session handler gets (is this a Redis server?); stopped reading it and closed the connection
 auth/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
-auth/status: Redis at tcp://127.0.0.1:PORT failed: Redis server refused to authenticate, returns Ok() != Value::Okay - Server(ResponseError)
+auth/status: Redis at tcp://127.0.0.1:PORT failed: AUTH refused (the credentials in session.save_path): an unexpected reply, [status(15 bytes)]
 auth/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
-auth/silence: Redis at tcp://127.0.0.1:PORT failed: could not connect within 500 ms (rustredis.connect_timeout_ms, or timeout in session.save_path)
+auth/silence: Redis at tcp://127.0.0.1:PORT failed: AUTH/SELECT after connecting timed out: connecting took longer than 500 ms (rustredis.connect_timeout_ms, or timeout in session.save_path)
 stray, then a good request: [false,true,[]]
 the good request came on a new connection: true
