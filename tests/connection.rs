@@ -178,3 +178,18 @@ fn a_reply_announcing_millions_of_elements_is_refused_at_once() {
         "{cause}"
     );
 }
+
+/// Reads a command, then answers it twice in one write: a stray reply of the right shape first.
+fn stray_reply(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let _ = stream.write_all(b"$6\r\nforged\r\n$-1\r\n");
+    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+#[test]
+fn a_stray_reply_before_the_real_one_fails_the_command() {
+    let cause = get_fails(stray_reply);
+    assert!(matches!(cause, RedisCause::Malformed(_)), "{cause}");
+    assert!(cause.to_string().contains("a stray reply"), "{cause}");
+}

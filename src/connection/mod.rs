@@ -391,7 +391,7 @@ impl RedisConnection {
             .map_err(|err| match self.failure.take() {
                 Some(RedisCause::Timeout { .. }) => None,
                 Some(cause) => Some(cause),
-                None => Some(RedisCause::Failed(err)),
+                None => Some(RedisCause::of(err)),
             })?;
         match reply.as_slice() {
             [Value::Okay] => Ok(()),
@@ -401,7 +401,11 @@ impl RedisConnection {
             })),
             other => Err(Some(RedisCause::Refused {
                 command,
-                reply: format!("unexpected reply {other:?}"),
+                // Its shape only: a hostile server's words are not repeated.
+                reply: format!(
+                    "an unexpected reply, {}",
+                    crate::protocol::shape(&Value::Array(other.to_vec()))
+                ),
             })),
         }
     }
@@ -436,16 +440,40 @@ impl RedisConnection {
             exceeded: None,
         };
         let mut replies = Vec::with_capacity(count);
+        // What the scanner counted before this command (nothing, on a connection in step).
+        incoming.scanner.take_replies();
+        let mut parsed = 0;
         while replies.len() < count {
             match self.parser.parse_value(&mut incoming) {
                 // Out-of-band data (RESP3 only, never asked for): not a reply.
-                Ok(Value::Push { .. }) => {}
-                Ok(reply) => replies.push(reply),
+                Ok(Value::Push { .. }) => parsed += 1,
+                Ok(reply) => {
+                    parsed += 1;
+                    replies.push(reply);
+                }
                 Err(err) => {
                     let exceeded = incoming.exceeded;
                     return Err(self.fail(err, within, exceeded));
                 }
             }
+        }
+        // Bytes read beyond the replies asked for: the server answered more than was asked (a
+        // stray reply), so the replies read may not be the answers to this command either.
+        if incoming.scanner.take_replies() > parsed || incoming.scanner.mid_reply() {
+            let err = RedisError::from((
+                redis::ErrorKind::UnexpectedReturnType,
+                "malformed reply",
+                format!(
+                    "more bytes arrived than the {} asked for (a stray reply: is session.save_path \
+                     a Redis server, or is something between rustredis and Redis?)",
+                    if count == 1 {
+                        "one reply".to_string()
+                    } else {
+                        format!("{count} replies")
+                    }
+                ),
+            ));
+            return Err(self.fail(err, within, None));
         }
         self.exchanged = true;
         if replies.iter().map(reply_size).sum::<usize>() > MAX_REUSED_REPLY_BYTES {

@@ -62,6 +62,8 @@ pub struct ReplyScanner {
     pending: u64,
     /// Elements the reply being read announced so far.
     elements: u64,
+    /// Replies that ended since [`Self::take_replies`] was last called.
+    replies: u64,
 }
 
 impl Default for ReplyScanner {
@@ -70,6 +72,7 @@ impl Default for ReplyScanner {
             state: State::Type,
             pending: 1,
             elements: 0,
+            replies: 0,
         }
     }
 }
@@ -176,8 +179,21 @@ impl ReplyScanner {
         self.state = State::Type;
         self.pending -= 1;
         if self.pending == 0 {
-            *self = ReplyScanner::default();
+            *self = ReplyScanner {
+                replies: self.replies + 1,
+                ..ReplyScanner::default()
+            };
         }
+    }
+
+    /// How many replies ended in the bytes fed since the last call.
+    pub fn take_replies(&mut self) -> u64 {
+        std::mem::take(&mut self.replies)
+    }
+
+    /// Whether the bytes fed so far end inside a reply (or in bytes that are no RESP).
+    pub fn mid_reply(&self) -> bool {
+        !(self.state == State::Type && self.pending == 1 && self.elements == 0)
     }
 }
 
@@ -187,7 +203,7 @@ mod tests {
 
     impl ReplyScanner {
         fn between_replies(&self) -> bool {
-            self.state == State::Type && self.pending == 1 && self.elements == 0
+            !self.mid_reply()
         }
     }
 
@@ -244,6 +260,20 @@ mod tests {
             // Not at the end one byte before it.
             assert_eq!(scan(&reply[..reply.len() - 1]), (Ok(()), false));
         }
+    }
+
+    #[test]
+    fn replies_are_counted_and_a_partial_one_is_seen() {
+        let mut scanner = ReplyScanner::default();
+        scanner
+            .feed(b"$3\r\nabc\r\n*2\r\n:1\r\n$-1\r\n+OK\r\n")
+            .unwrap();
+        assert_eq!(scanner.take_replies(), 3);
+        assert_eq!(scanner.take_replies(), 0);
+        assert!(!scanner.mid_reply());
+        scanner.feed(b"*2\r\n:1\r\n").unwrap();
+        assert!(scanner.mid_reply());
+        assert_eq!(scanner.take_replies(), 0);
     }
 
     #[test]

@@ -50,7 +50,7 @@ use std::time::{Duration, Instant};
 
 use redis::{ConnectionLike, RedisResult, ScriptInvocation, Value};
 
-pub use reply::is_protocol_error;
+pub use reply::{is_protocol_error, shape};
 
 use crate::error::SessionResult;
 use crate::keys::SessionKeys;
