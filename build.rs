@@ -2,6 +2,9 @@
 //! `ext/session/php_session.h`, so the save-handler ABI comes from the installed headers rather
 //! than from a hand-written copy that could silently drift between PHP versions.
 
+// Without feature `php` (the fuzz targets' build) there is nothing to generate.
+#![cfg_attr(not(feature = "php"), allow(dead_code, unused_imports))]
+
 use std::env;
 use std::path::PathBuf;
 use std::process::Command;
@@ -44,6 +47,13 @@ fn emit_open_signature(includes: &str) {
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    #[cfg(feature = "php")]
+    php_session_bindings();
+}
+
+/// The bindings of the extension (feature `php`, the default).
+#[cfg(feature = "php")]
+fn php_session_bindings() {
     println!("cargo:rerun-if-env-changed=PHP_CONFIG");
     let includes = php_config("--includes");
     emit_open_signature(&includes);
