@@ -13,7 +13,7 @@ RR_REDIS_PORT=""
 RR_HTTP_PORT=""
 
 # What scripts/test.sh needs on Debian 12 (build, servers, phpredis, Symfony for the framework tests).
-RR_TEST_PACKAGES=(php-dev php-cli php-fpm php-redis redis-server redis-tools libclang-dev clang
+RR_TEST_PACKAGES=(php-dev php-cli php-fpm php-redis redis-server redis-tools libclang-dev clang g++
     libssl-dev openssl pkg-config python3 php-symfony-http-foundation php-illuminate-session)
 
 rr_log() { printf '%s\n' "$*" >&2; }
