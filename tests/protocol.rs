@@ -402,13 +402,14 @@ fn a_large_write_is_staged_and_renamed_only_under_our_lock() {
     assert!(ttl > 0, "the data keeps its TTL");
     let lock: bool = redis::cmd("EXISTS").arg(&k.lock).query(&mut conn).unwrap();
     assert!(!lock, "released");
-    // A writer whose lock is gone changes nothing and leaves no staging key behind.
+    // A writer whose lock is gone (no lock left at all) changes nothing and leaves no staging
+    // key behind.
     let late = LockToken::random();
     let mut other = big.clone();
     other[0] ^= 1;
     assert_eq!(
         store.write(&mut conn, &late, &other, TTL).unwrap(),
-        Owned::Lost
+        Owned::Vanished
     );
     let stored: Vec<u8> = redis::cmd("GET").arg(&k.data).query(&mut conn).unwrap();
     assert_eq!(stored, big);
