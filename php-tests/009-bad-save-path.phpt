@@ -54,7 +54,7 @@ Warning: session_start(): Failed to initialize storage module: rustredis (path: 
 bool(false)
 -- 'tcp://a:1,tcp://b:2'
 
-Warning: session_start(): rustredis: invalid session.save_path: 'tcp://a:1,tcp://b:2' lists several servers; rustredis talks to one Redis per save_path
+Warning: session_start(): rustredis: invalid session.save_path: 'tcp://a:1,tcp://b:2' lists several servers; for Redis Cluster use cluster://h1:port,h2:port or seed[]=h1:port&seed[]=h2:port, for Sentinel sentinel://h1:port,h2:port?master=<name>
 
 Warning: session_start(): Failed to initialize storage module: rustredis (path: tcp://a:1,tcp://b:2)
 bool(false)

@@ -138,13 +138,13 @@ impl fmt::Display for SavePathError {
 
 impl std::error::Error for SavePathError {}
 
-fn bad<T>(msg: impl Into<String>) -> Result<T, SavePathError> {
+pub(crate) fn bad<T>(msg: impl Into<String>) -> Result<T, SavePathError> {
     Err(SavePathError(msg.into()))
 }
 
 /// phpredis parameters that mean nothing here (we always pool connections per process);
 /// accepted so that a phpredis save_path works unchanged.
-const IGNORED_PHPREDIS_PARAMS: &[&str] = &[
+pub(crate) const IGNORED_PHPREDIS_PARAMS: &[&str] = &[
     "persistent",
     "persistent_id",
     "weight",
@@ -162,7 +162,8 @@ impl SavePath {
         }
         if raw.contains(',') {
             return bad(format!(
-                "'{raw}' lists several servers; rustredis talks to one Redis per save_path"
+                "'{raw}' lists several servers; for Redis Cluster use cluster://h1:port,h2:port or \
+                 seed[]=h1:port&seed[]=h2:port, for Sentinel sentinel://h1:port,h2:port?master=<name>"
             ));
         }
         let (scheme, rest) = match raw.split_once("://") {
@@ -217,7 +218,7 @@ impl SavePath {
                     }
                     None => authority,
                 };
-                let (host, port) = split_host_port(host_port)?;
+                let (host, port) = split_host_port(host_port, DEFAULT_PORT)?;
                 target.endpoint = Endpoint::Tcp { host, port, tls };
                 if !path.is_empty() {
                     target.database = parse_database(path)?;
@@ -252,19 +253,12 @@ impl SavePath {
                 _ => return bad(format!("unknown parameter '{name}' (known: auth, user, database, prefix, timeout, read_timeout, stream[...])")),
             }
         }
-        match auth_parts.len() {
-            0 => {}
-            1 => target.password = Some(auth_parts.remove(0)),
-            2 => {
-                target.password = Some(auth_parts.remove(1));
-                target.username = Some(auth_parts.remove(0));
-            }
-            n => {
-                return bad(format!(
-                    "auth[] given {n} times; expected auth[]=user&auth[]=password"
-                ))
-            }
-        }
+        apply_auth(
+            auth_parts,
+            "auth",
+            &mut target.username,
+            &mut target.password,
+        )?;
         let tls = matches!(target.endpoint, Endpoint::Tcp { tls: true, .. });
         if !tls && target.tls != TlsOptions::default() {
             return bad(format!(
@@ -274,21 +268,48 @@ impl SavePath {
         if target.tls.local_pk.is_some() && target.tls.local_cert.is_none() {
             return bad("stream[local_pk] is set without stream[local_cert] (the certificate it is the key of)");
         }
-        if target.password.as_deref() == Some("") {
-            target.password = None;
-        }
         Ok(SavePath { target, prefix })
     }
 }
 
-fn decode(value: &str, what: &str) -> Result<String, SavePathError> {
+/// `auth=password` (one part) or `auth[]=user&auth[]=password` (two), as phpredis reads them;
+/// `param` names the parameter in the error. An empty password is none.
+pub(crate) fn apply_auth(
+    mut parts: Vec<String>,
+    param: &str,
+    username: &mut Option<String>,
+    password: &mut Option<String>,
+) -> Result<(), SavePathError> {
+    match parts.len() {
+        0 => {}
+        1 => *password = Some(parts.remove(0)),
+        2 => {
+            *password = Some(parts.remove(1));
+            *username = Some(parts.remove(0));
+        }
+        n => {
+            return bad(format!(
+                "{param}[] given {n} times; expected {param}[]=user&{param}[]=password"
+            ))
+        }
+    }
+    if password.as_deref() == Some("") {
+        *password = None;
+    }
+    Ok(())
+}
+
+pub(crate) fn decode(value: &str, what: &str) -> Result<String, SavePathError> {
     percent_decode_str(value)
         .decode_utf8()
         .map(|v| v.into_owned())
         .or_else(|_| bad(format!("{what} is not valid UTF-8 after percent-decoding")))
 }
 
-fn split_host_port(host_port: &str) -> Result<(String, u16), SavePathError> {
+pub(crate) fn split_host_port(
+    host_port: &str,
+    default_port: u16,
+) -> Result<(String, u16), SavePathError> {
     let (host, port) = if let Some(rest) = host_port.strip_prefix('[') {
         let (host, after) = rest
             .split_once(']')
@@ -304,7 +325,7 @@ fn split_host_port(host_port: &str) -> Result<(String, u16), SavePathError> {
         return bad(format!("no host in '{host_port}'"));
     }
     let port = match port {
-        None => DEFAULT_PORT,
+        None => default_port,
         Some(port) => match port.parse::<u16>() {
             Ok(p) if p > 0 => p,
             _ => return bad(format!("port '{port}' is not a number from 1 to 65535")),
@@ -313,7 +334,7 @@ fn split_host_port(host_port: &str) -> Result<(String, u16), SavePathError> {
     Ok((host.to_string(), port))
 }
 
-fn parse_database(value: &str) -> Result<i64, SavePathError> {
+pub(crate) fn parse_database(value: &str) -> Result<i64, SavePathError> {
     match value.parse::<i64>() {
         Ok(db) if db >= 0 => Ok(db),
         _ => bad(format!("database '{value}' is not a number 0 or greater")),
@@ -322,7 +343,7 @@ fn parse_database(value: &str) -> Result<i64, SavePathError> {
 
 /// A timeout of the save_path, in seconds: at least 1 ms (a socket timeout of zero would mean
 /// "none"), at most a year.
-fn parse_seconds(name: &str, value: &str) -> Result<Duration, SavePathError> {
+pub(crate) fn parse_seconds(name: &str, value: &str) -> Result<Duration, SavePathError> {
     const MAX_SECONDS: f64 = 86_400.0 * 365.0;
     match value.trim().parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs <= MAX_SECONDS => {
