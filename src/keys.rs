@@ -13,9 +13,50 @@ pub fn is_valid_session_id(id: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || b == b',' || b == b'-')
 }
 
+/// How the keys of a session are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyLayout {
+    /// phpredis's (one Redis, Sentinel): `<prefix><id>`, `<prefix><id>_LOCK`, …
+    Phpredis,
+    /// Redis Cluster: the data key stays `<prefix><id>` and the others are hash-tagged to it,
+    /// `{<prefix><id>}_LOCK` and so on (the layout of phpredis's proposed cluster locking), so
+    /// every key of one session is in one hash slot and every script stays single-slot. Redis
+    /// hashes a key without braces whole and `{X}_LOCK` by X, so `X` and `{X}_LOCK` share a slot.
+    /// A prefix that carries a hash tag of its own (`{sessions}:`) already puts `<prefix><id>`
+    /// and `<prefix><id>_LOCK` in that tag's slot: then the phpredis names are kept.
+    Cluster,
+}
+
+/// What Redis Cluster hashes of `key`: the content of its first `{…}` when that is not empty,
+/// else the whole key (CLUSTER KEYSLOT's rule).
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    let Some(open) = key.iter().position(|&b| b == b'{') else {
+        return key;
+    };
+    match key[open + 1..].iter().position(|&b| b == b'}') {
+        Some(0) | None => key,
+        Some(len) => &key[open + 1..open + 1 + len],
+    }
+}
+
+/// Why `prefix` cannot keep a session's keys in one slot of a Redis Cluster, if it cannot: it
+/// has braces, but not a whole hash tag (`{…}` with something inside) before any stray `}`.
+pub fn cluster_prefix_problem(prefix: &[u8]) -> Option<String> {
+    let braces = prefix.iter().any(|&b| b == b'{' || b == b'}');
+    if !braces || hash_tag(prefix) != prefix {
+        return None;
+    }
+    Some(format!(
+        "prefix '{}' has '{{' or '}}' but no hash tag Redis Cluster can use; a cluster prefix has \
+         no braces, or one whole {{tag}}",
+        String::from_utf8_lossy(prefix)
+    ))
+}
+
 /// The keys of one session. The data and lock keys are laid out as phpredis lays them out
 /// (`<prefix><id>` and `<prefix><id>_LOCK`) so both handlers share sessions and respect each
-/// other's locks during a migration.
+/// other's locks during a migration; in a Redis Cluster the lock and the others are hash-tagged
+/// to the data key ([`KeyLayout::Cluster`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionKeys {
     pub data: Vec<u8>,
@@ -26,16 +67,30 @@ pub struct SessionKeys {
     /// How many requests wait for the lock (short TTL), so a release only signals when someone
     /// listens and uncontended requests leave no wake-up list behind.
     pub waiting: Vec<u8>,
+    pub layout: KeyLayout,
 }
 
 impl SessionKeys {
-    /// Callers validate the id first; keys are only built from valid ids.
+    /// phpredis's layout. Callers validate the id first; keys are only built from valid ids.
     pub fn new(prefix: &[u8], id: &[u8]) -> SessionKeys {
+        SessionKeys::with_layout(KeyLayout::Phpredis, prefix, id)
+    }
+
+    /// The keys in `layout`; a cluster prefix passed [`cluster_prefix_problem`].
+    pub fn with_layout(layout: KeyLayout, prefix: &[u8], id: &[u8]) -> SessionKeys {
         debug_assert!(is_valid_session_id(id));
         let mut data = Vec::with_capacity(prefix.len() + id.len());
         data.extend_from_slice(prefix);
         data.extend_from_slice(id);
-        let mut lock = data.clone();
+        let mut lock = Vec::with_capacity(data.len() + 7);
+        if layout == KeyLayout::Cluster && hash_tag(&data) == data.as_slice() {
+            lock.push(b'{');
+            lock.extend_from_slice(&data);
+            lock.push(b'}');
+        } else {
+            // phpredis's, or a prefix with a hash tag of its own, which the suffix keeps.
+            lock.extend_from_slice(&data);
+        }
         lock.extend_from_slice(b"_LOCK");
         let mut wake = lock.clone();
         wake.extend_from_slice(b"_WAKE");
@@ -46,6 +101,7 @@ impl SessionKeys {
             lock,
             wake,
             waiting,
+            layout,
         }
     }
     /// Where a large write is staged before its owner-checked rename onto the data key, so the
@@ -101,5 +157,62 @@ mod tests {
         assert_eq!(keys.lock, b"PHPREDIS_SESSION:abc123_LOCK");
         assert_eq!(keys.wake, b"PHPREDIS_SESSION:abc123_LOCK_WAKE");
         assert_eq!(keys.waiting, b"PHPREDIS_SESSION:abc123_LOCK_WAITING");
+    }
+
+    #[test]
+    fn cluster_keys_are_hash_tagged_to_the_data_key() {
+        let keys =
+            SessionKeys::with_layout(KeyLayout::Cluster, b"PHPREDIS_CLUSTER_SESSION:", b"abc");
+        assert_eq!(keys.data, b"PHPREDIS_CLUSTER_SESSION:abc");
+        assert_eq!(keys.lock, b"{PHPREDIS_CLUSTER_SESSION:abc}_LOCK");
+        assert_eq!(keys.wake, b"{PHPREDIS_CLUSTER_SESSION:abc}_LOCK_WAKE");
+        assert_eq!(keys.waiting, b"{PHPREDIS_CLUSTER_SESSION:abc}_LOCK_WAITING");
+        assert_eq!(
+            keys.staging("t0"),
+            b"{PHPREDIS_CLUSTER_SESSION:abc}_LOCK_WRITE_t0"
+        );
+        // A prefix with a hash tag of its own keeps phpredis's names: the tag is the slot.
+        let keys = SessionKeys::with_layout(KeyLayout::Cluster, b"{app}:", b"abc");
+        assert_eq!(keys.lock, b"{app}:abc_LOCK");
+    }
+
+    #[test]
+    fn every_key_of_a_session_hashes_like_its_data_key() {
+        use redis::cluster_routing::Slot;
+        for prefix in [
+            &b"PHPREDIS_CLUSTER_SESSION:"[..],
+            b"",
+            b"a:",
+            b"{app}:",
+            b"x{y}z{",
+        ] {
+            assert_eq!(cluster_prefix_problem(prefix), None, "{prefix:?}");
+            for id in [&b"abc123"[..], b"0", b"AZaz09,-", &[b'q'; 256]] {
+                let keys = SessionKeys::with_layout(KeyLayout::Cluster, prefix, id);
+                let slot = Slot::for_key(&keys.data);
+                for key in [&keys.lock, &keys.wake, &keys.waiting, &keys.staging("abc")] {
+                    assert_eq!(hash_tag(key), hash_tag(&keys.data), "{key:?}");
+                    assert_eq!(Slot::for_key(key), slot, "{key:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn hash_tags_follow_redis() {
+        assert_eq!(hash_tag(b"abc"), b"abc");
+        assert_eq!(hash_tag(b"{abc}_LOCK"), b"abc");
+        assert_eq!(hash_tag(b"x{}y"), b"x{}y");
+        assert_eq!(hash_tag(b"x{a}{b}"), b"a");
+        assert_eq!(hash_tag(b"x{ab"), b"x{ab");
+        assert_eq!(hash_tag(b"}{a}"), b"a");
+    }
+
+    #[test]
+    fn prefixes_that_cannot_share_a_slot_are_named() {
+        for prefix in [&b"a{"[..], b"a}", b"a{}b", b"}x", b"{"] {
+            let problem = cluster_prefix_problem(prefix).expect("refused");
+            assert!(problem.contains("hash tag"), "{problem}");
+        }
     }
 }

@@ -18,6 +18,7 @@ use crate::config::{
     apply_auth, bad, decode, parse_database, parse_seconds, split_host_port, RedisTarget, SavePath,
     SavePathError, DEFAULT_PREFIX, IGNORED_PHPREDIS_PARAMS,
 };
+use crate::keys::{cluster_prefix_problem, KeyLayout};
 
 /// The prefix phpredis's `rediscluster` session handler uses, so a fleet can switch handlers
 /// without logging anyone out. Both cluster forms default to it.
@@ -109,6 +110,16 @@ impl Topology {
             Topology::Standalone(target) => target.read_timeout,
             Topology::Cluster(cluster) => cluster.read_timeout,
             Topology::Sentinel(sentinel) => sentinel.read_timeout,
+        }
+    }
+}
+
+impl Topology {
+    /// How the keys of a session are named here.
+    pub fn key_layout(&self) -> KeyLayout {
+        match self {
+            Topology::Cluster(_) => KeyLayout::Cluster,
+            Topology::Standalone(_) | Topology::Sentinel(_) => KeyLayout::Phpredis,
         }
     }
 }
@@ -362,6 +373,9 @@ impl Location {
             .prefix
             .take()
             .unwrap_or_else(|| CLUSTER_DEFAULT_PREFIX.as_bytes().to_vec());
+        if let Some(problem) = cluster_prefix_problem(&prefix) {
+            return bad(problem);
+        }
         Ok(Location {
             topology: Topology::Cluster(ClusterTarget {
                 seeds,
@@ -653,6 +667,10 @@ mod tests {
                 "sentinel_auth[] given 3 times",
             ),
             ("tcp://a:1,b:2", "for Redis Cluster use cluster://"),
+            (
+                "cluster://a:1?prefix=s%7D:",
+                "no hash tag Redis Cluster can use",
+            ),
         ];
         for (raw, needle) in cases {
             let err = Location::parse(raw).unwrap_err().to_string();
