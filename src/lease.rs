@@ -26,9 +26,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, OnceLock};
 
 use crate::error::RedisCause;
-use crate::pool::{Pool, RedisConnection};
 use crate::protocol::{LockToken, Owned, SessionStore};
 use crate::stats::STATS;
+use crate::topology::{Backend, Dedicated};
 
 /// A lease is renewed this many times per lease period, so two renewals in a row may fail (a
 /// stalled Redis, a starved host) before the lock expires under a living request.
@@ -69,7 +69,7 @@ const MAX_PENDING_RELEASES: usize = 64;
 
 struct Entry {
     job: Job,
-    pool: Pool,
+    pool: Backend,
     store: SessionStore,
     token: LockToken,
     lease: Duration,
@@ -148,7 +148,7 @@ impl Lease {
     /// Starts renewing `token`'s lock on `store` every quarter `lease` until dropped or until
     /// `max_hold` has passed. Starts the process's renewal thread on first use.
     pub fn start(
-        pool: &Pool,
+        pool: &Backend,
         store: &SessionStore,
         token: &LockToken,
         lease: Duration,
@@ -188,7 +188,7 @@ impl Lease {
 /// Hands the release of a lock this request may hold without knowing it (the reply to its
 /// acquire timed out, so Redis may still run it) to the thread, which releases it, owner-checked,
 /// as soon as Redis answers again. Without this the lock would stay until its lease ran out.
-pub fn release_later(pool: &Pool, store: &SessionStore, token: &LockToken, lease: Duration) {
+pub fn release_later(pool: &Backend, store: &SessionStore, token: &LockToken, lease: Duration) {
     let pending = {
         let mut guard = lock();
         let registry = registry(&mut guard);
@@ -255,7 +255,7 @@ impl Drop for Lease {
 struct Due {
     id: u64,
     job: Job,
-    pool: Pool,
+    pool: Backend,
     store: SessionStore,
     token: LockToken,
     lease: Duration,
@@ -268,10 +268,15 @@ pub fn set_thread_setup(setup: fn()) {
     let _ = THREAD_SETUP.set(setup);
 }
 
-fn renewal_thread() {
+/// What a helper thread of this library runs first (the boundary blocks signals there).
+pub fn run_thread_setup() {
     if let Some(setup) = THREAD_SETUP.get() {
         setup();
     }
+}
+
+fn renewal_thread() {
+    run_thread_setup();
     // A panic must not end renewals silently: the leases say so, and their requests warn.
     if std::panic::catch_unwind(renew_until_stopped).is_err() {
         let mut guard = lock();
@@ -286,7 +291,7 @@ fn renewal_thread() {
 fn renew_until_stopped() {
     let pid = std::process::id();
     // The thread's own connections, one per pool; holding the pool keeps its id unique.
-    let mut connections: HashMap<usize, (Pool, RedisConnection)> = HashMap::new();
+    let mut connections: HashMap<usize, (Backend, Dedicated)> = HashMap::new();
     loop {
         let due = {
             let mut guard = lock();
@@ -381,7 +386,7 @@ fn renew_until_stopped() {
 /// One renewal or release on the thread's connection for its pool: a connection that fails is
 /// replaced by a fresh one once (both are idempotent).
 fn run_job(
-    connections: &mut HashMap<usize, (Pool, RedisConnection)>,
+    connections: &mut HashMap<usize, (Backend, Dedicated)>,
     due: &Due,
 ) -> Result<Owned, RedisCause> {
     use redis::ConnectionLike;
@@ -402,7 +407,11 @@ fn run_job(
                 connections.insert(due.pool.id(), (due.pool.clone(), conn));
                 return Ok(owned);
             }
-            Err(err) => last_error = Some(conn.cause(err)),
+            Err(err) => {
+                let cause = conn.cause(err);
+                due.pool.failed(&cause);
+                last_error = Some(cause);
+            }
         }
     }
     Err(last_error.expect("two attempts ran"))

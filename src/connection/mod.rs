@@ -548,7 +548,7 @@ impl RedisConnection {
 }
 
 /// About how many bytes a reply took to read: the strings in it.
-fn reply_size(reply: &Value) -> usize {
+pub(crate) fn reply_size(reply: &Value) -> usize {
     match reply {
         Value::BulkString(bytes) => bytes.len(),
         Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.len(),

@@ -53,7 +53,7 @@ use redis::{ConnectionLike, RedisResult, ScriptInvocation, Value};
 pub use reply::{is_protocol_error, shape};
 
 use crate::error::SessionResult;
-use crate::keys::SessionKeys;
+use crate::keys::{KeyLayout, SessionKeys};
 use scripts::Lua;
 
 /// Sessions at least this large are written through a staging key (see `write_staged`): copying
@@ -203,6 +203,25 @@ impl SessionStore {
         reply::acquire(reply)
     }
 
+    /// The first attempt to acquire: [`Self::acquire_pipelined`], or in a Redis Cluster the
+    /// ACQUIRE script. A cluster follows `ASK` (a slot being migrated) for one command, not for a
+    /// pipeline of several: the pipeline's `GET` could read the new node's copy before the data
+    /// got there. A script's keys are checked together (`TRYAGAIN` while they are split).
+    pub fn acquire_first(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        lock_ttl: Duration,
+        which: Which,
+        max_waiters: u32,
+    ) -> RedisResult<Attempt<Acquired>> {
+        if self.keys.layout == KeyLayout::Cluster {
+            self.acquire(conn, token, lock_ttl, which, Waiter::New, max_waiters)
+        } else {
+            self.acquire_pipelined(conn, token, lock_ttl, which)
+        }
+    }
+
     /// The uncontended acquire without Lua: `SET lock NX PX` and the data's `GET` pipelined in one
     /// round trip (plus the lock's PTTL and value, for the case it is held). A lock found held
     /// does not count this request as waiting: the next attempt, by [`Self::acquire`], does. With
@@ -272,7 +291,8 @@ impl SessionStore {
         data: &[u8],
         ttl: Duration,
     ) -> RedisResult<Owned> {
-        if data.len() >= STAGED_WRITE_BYTES {
+        // Not in a cluster: the staging SET and the script are two commands (see acquire_first).
+        if data.len() >= STAGED_WRITE_BYTES && self.keys.layout != KeyLayout::Cluster {
             return self.write_staged(conn, token, data, ttl);
         }
         let reply: Value = self

@@ -34,17 +34,17 @@ use std::time::Duration;
 use redis::{ConnectionLike, RedisResult};
 
 use crate::codec::SessionSerializer;
-use crate::config::{LockMode, LockTimeoutAction, SavePath, Settings};
+use crate::config::{LockMode, LockTimeoutAction, Settings};
 use crate::error::MAX_CREATE_ID_ATTEMPTS;
 pub use crate::error::{LostBecause, RedisCause, SessionError, SessionResult, Warning};
-use crate::keys::{is_valid_session_id, SessionKeys};
+use crate::keys::{is_valid_session_id, KeyLayout, SessionKeys};
 use crate::lease::{Lease, LeaseState};
-use crate::pool::{pool_for, Pool, PooledConnection};
 use crate::protocol::{
-    is_protocol_error, wait_while_held, Acquired, Backoff, Connections, HolderContext, LockToken,
+    wait_while_held, Acquired, Backoff, Connections, HolderContext, LockToken,
     Owned, SessionStore, Waited, Which,
 };
 use crate::stats::STATS;
+use crate::topology::{Backend, Failure, Location};
 
 /// What the session_start() on the call stack asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,7 +87,7 @@ impl Locked {
         STATS.locks_taken.incr();
         info::update(|i| i.locks_held += 1);
         let lease = Lease::start(
-            &redis.pool,
+            &redis.backend,
             store,
             &token,
             settings.lock_ttl,
@@ -172,60 +172,36 @@ struct Prefetch {
     result: SessionResult<Loaded>,
 }
 
-/// A handler's way to Redis: its pool, and how failures are reported.
+/// A handler's way to Redis: its backend (one Redis, a cluster, a Sentinel master), and how
+/// failures are reported.
 struct Redis {
-    pool: Pool,
+    backend: Backend,
     endpoint: String,
     /// The socket read timeout in force (the save_path's, else rustredis.read_timeout_ms).
     read_timeout: Duration,
 }
 
 impl Redis {
-    fn failed(&self, cause: RedisCause) -> SessionError {
+    fn failed(&self, failure: Failure) -> SessionError {
+        let Failure { cause, at } = failure;
         STATS.record_cause(&cause);
         SessionError::Redis {
-            endpoint: self.endpoint.clone(),
+            endpoint: at.unwrap_or_else(|| self.endpoint.clone()),
             cause,
         }
-    }
-
-    /// `op` on `conn`; a malformed reply retires the connection, which may be out of step with
-    /// the server (a stray reply left unread would answer the next command).
-    fn op_on<T>(
-        conn: &mut PooledConnection,
-        op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
-    ) -> RedisResult<T> {
-        let result = op(&mut **conn);
-        if let Err(err) = &result {
-            if is_protocol_error(err) {
-                conn.retire();
-            }
-        }
-        result
     }
 }
 
 impl Connections for Redis {
-    /// Runs one command on a pooled connection. A connection that died while idle in the pool
-    /// (Redis restarted, an idle timeout) fails before Redis ran anything, so `op` is retried once
-    /// on a fresh one; every operation is idempotent (see `protocol`), so the second run is
-    /// harmless should Redis have run the first after all.
+    /// Runs one command on the backend (see `topology`: a connection that died while idle, or a
+    /// failover, is retried once; every operation is idempotent, see `protocol`).
     fn run<T>(
         &self,
         op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> SessionResult<T> {
-        let mut conn = self.pool.get().map_err(|cause| self.failed(cause))?;
-        self.count_round_trip();
-        match Self::op_on(&mut conn, op) {
-            Err(err) if conn.reused() && err.is_connection_dropped() && !err.is_timeout() => {
-                drop(conn);
-                STATS.reconnects.incr();
-                let mut fresh = self.pool.get().map_err(|cause| self.failed(cause))?;
-                self.count_round_trip();
-                Self::op_on(&mut fresh, op).map_err(|err| self.failed(fresh.cause(err)))
-            }
-            other => other.map_err(|err| self.failed(conn.cause(err))),
-        }
+        self.backend
+            .run(op, &|| self.count_round_trip())
+            .map_err(|failure| self.failed(failure))
     }
 }
 
@@ -238,6 +214,7 @@ impl Redis {
 pub struct SessionHandler {
     settings: Settings,
     prefix: Vec<u8>,
+    layout: KeyLayout,
     redis: Redis,
     /// session.serialize_handler, which PHP does not let change while a session is open.
     serializer: SessionSerializer,
@@ -258,28 +235,26 @@ impl SessionHandler {
         settings: Settings,
         serializer: SessionSerializer,
     ) -> SessionResult<SessionHandler> {
-        let save_path = SavePath::parse(save_path).map_err(SessionError::SavePath)?;
+        let location = Location::parse(save_path).map_err(SessionError::SavePath)?;
         STATS.sessions_opened.incr();
-        let connect_timeout = save_path
-            .target
-            .connect_timeout
+        let topology = &location.topology;
+        let connect_timeout = topology
+            .connect_timeout()
             .unwrap_or(settings.connect_timeout);
-        let read_timeout = save_path
-            .target
-            .read_timeout
-            .unwrap_or(settings.read_timeout);
+        let read_timeout = topology.read_timeout().unwrap_or(settings.read_timeout);
         Ok(SessionHandler {
             redis: Redis {
-                pool: pool_for(
-                    &save_path.target,
+                backend: Backend::new(
+                    topology,
                     connect_timeout,
                     read_timeout,
                     settings.max_data_bytes,
                 ),
-                endpoint: save_path.target.endpoint.to_string(),
+                endpoint: topology.to_string(),
                 read_timeout,
             },
-            prefix: save_path.prefix,
+            layout: topology.key_layout(),
+            prefix: location.prefix,
             serializer,
             settings,
             active: None,
@@ -567,7 +542,7 @@ impl SessionHandler {
     // -- Reading ------------------------------------------------------------------------------
 
     fn store(&self, id: &[u8]) -> SessionStore {
-        SessionStore::new(SessionKeys::new(&self.prefix, id))
+        SessionStore::new(SessionKeys::with_layout(self.layout, &self.prefix, id))
     }
 
     fn wants_lock(&self, intent: ReadIntent) -> bool {
@@ -631,7 +606,7 @@ impl SessionHandler {
         let mut first = true;
         let waited = wait_while_held(&self.redis, store, &mut backoff, |conn, waiter| {
             if std::mem::take(&mut first) {
-                store.acquire_pipelined(conn, &token, lock_ttl, which)
+                store.acquire_first(conn, &token, lock_ttl, which, max_waiters)
             } else {
                 store.acquire(conn, &token, lock_ttl, which, waiter, max_waiters)
             }
@@ -684,14 +659,22 @@ impl SessionHandler {
 
     /// A command that may have taken or kept our lock got no reply in time: Redis may still run
     /// it, and nobody would release that lock until its lease ran out. The lease thread releases
-    /// it (owner-checked) as soon as Redis answers again.
+    /// it (owner-checked) as soon as Redis answers again. So it does after a failover of a
+    /// cluster or Sentinel master: the lock may live on in the replica promoted.
     fn release_if_unanswered(&self, err: &SessionError, store: &SessionStore, token: &LockToken) {
-        if let SessionError::Redis {
-            cause: RedisCause::Timeout { .. },
-            ..
-        } = err
-        {
-            crate::lease::release_later(&self.redis.pool, store, token, self.settings.lock_ttl);
+        let unanswered = match err {
+            SessionError::Redis {
+                cause: RedisCause::Timeout { .. },
+                ..
+            } => true,
+            SessionError::Redis {
+                cause: RedisCause::Failed(err),
+                ..
+            } => self.redis.backend.fails_over() && crate::topology::is_failover(err),
+            _ => false,
+        };
+        if unanswered {
+            crate::lease::release_later(&self.redis.backend, store, token, self.settings.lock_ttl);
         }
     }
 

@@ -11,14 +11,22 @@
 //! Every form is parsed completely before anything connects; a malformed one is refused with one
 //! message that names what is wrong.
 
+pub mod cluster;
+pub mod sentinel;
+
 use std::fmt;
 use std::time::Duration;
+
+use redis::{ConnectionLike, ErrorKind, RedisError, RedisResult, ServerErrorKind, Value};
 
 use crate::config::{
     apply_auth, bad, decode, parse_database, parse_seconds, split_host_port, RedisTarget, SavePath,
     SavePathError, DEFAULT_PREFIX, IGNORED_PHPREDIS_PARAMS,
 };
+use crate::error::RedisCause;
 use crate::keys::{cluster_prefix_problem, KeyLayout};
+use crate::pool::{pool_for, Pool, RedisConnection};
+use crate::stats::STATS;
 
 /// The prefix phpredis's `rediscluster` session handler uses, so a fleet can switch handlers
 /// without logging anyone out. Both cluster forms default to it.
@@ -473,6 +481,239 @@ impl Location {
                 .prefix
                 .unwrap_or_else(|| DEFAULT_PREFIX.as_bytes().to_vec()),
         })
+    }
+}
+
+/// Whether `err` says the servers changed under us (a master died or was demoted, a slot moved,
+/// a cluster is electing), so that a fresh look at them may succeed where this one failed.
+pub(crate) fn is_failover(err: &RedisError) -> bool {
+    if err.is_timeout() {
+        return false;
+    }
+    match err.kind() {
+        ErrorKind::Io | ErrorKind::ClusterConnectionNotFound => true,
+        ErrorKind::Server(kind) => matches!(
+            kind,
+            ServerErrorKind::ReadOnly
+                | ServerErrorKind::BusyLoading
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::Moved
+                | ServerErrorKind::Ask
+        ),
+        // redis-rs's "Slot refresh error", "Missing slot coverage": the slot map is incomplete.
+        ErrorKind::Client => true,
+        _ => false,
+    }
+}
+
+/// Whether `cause` is a failure [`is_failover`] names.
+pub(crate) fn cause_is_failover(cause: &RedisCause) -> bool {
+    matches!(cause, RedisCause::Failed(err) if is_failover(err))
+}
+
+/// Whether `cause` is a connect or a command running out of time.
+pub(crate) fn cause_is_timeout(cause: &RedisCause) -> bool {
+    matches!(
+        cause,
+        RedisCause::Timeout { .. } | RedisCause::ConnectTimeout { .. }
+    )
+}
+
+/// A call that failed, and where, when that is more precise than the save_path (the master the
+/// Sentinels named).
+#[derive(Debug)]
+pub struct Failure {
+    pub cause: RedisCause,
+    pub at: Option<String>,
+}
+
+impl From<RedisCause> for Failure {
+    fn from(cause: RedisCause) -> Failure {
+        Failure { cause, at: None }
+    }
+}
+
+/// How a handler reaches its sessions: a cheap handle that never connects when built.
+#[derive(Clone)]
+pub enum Backend {
+    Standalone(Pool),
+    Cluster(cluster::Cluster),
+    Sentinel(sentinel::Sentinel),
+}
+
+impl Backend {
+    /// Replies may take `max_data_bytes` (rustredis.max_data_bytes) plus what the protocol
+    /// needs around it.
+    pub fn new(
+        topology: &Topology,
+        connect_timeout: Duration,
+        read_timeout: Duration,
+        max_data_bytes: usize,
+    ) -> Backend {
+        match topology {
+            Topology::Standalone(target) => Backend::Standalone(pool_for(
+                target,
+                connect_timeout,
+                read_timeout,
+                max_data_bytes,
+            )),
+            Topology::Cluster(target) => {
+                Backend::Cluster(cluster::Cluster::new(target, connect_timeout, read_timeout))
+            }
+            Topology::Sentinel(target) => Backend::Sentinel(sentinel::Sentinel::new(
+                target,
+                connect_timeout,
+                read_timeout,
+                max_data_bytes,
+            )),
+        }
+    }
+
+    /// Whether a failover can move its master (a cluster, a Sentinel master).
+    pub fn fails_over(&self) -> bool {
+        !matches!(self, Backend::Standalone(_))
+    }
+
+    /// Identifies this handle while it lives.
+    pub fn id(&self) -> usize {
+        match self {
+            Backend::Standalone(pool) => pool.id(),
+            Backend::Cluster(cluster) => cluster.id(),
+            Backend::Sentinel(sentinel) => sentinel.id(),
+        }
+    }
+
+    /// Runs one command (or pipeline, or script) `op`; `trip` is called before each run, so it
+    /// counts round trips.
+    pub fn run<T>(
+        &self,
+        op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
+        trip: &dyn Fn(),
+    ) -> Result<T, Failure> {
+        match self {
+            Backend::Standalone(pool) => run_pooled(pool, op, trip).map_err(Failure::from),
+            Backend::Cluster(cluster) => cluster.run(op, trip).map_err(Failure::from),
+            Backend::Sentinel(sentinel) => sentinel.run(op, trip),
+        }
+    }
+
+    /// A connection of the caller's own (the lease renewal thread's), with this read timeout.
+    pub fn dedicated(&self, read_timeout: Duration) -> Result<Dedicated, RedisCause> {
+        Ok(match self {
+            Backend::Standalone(pool) => Dedicated::One(pool.dedicated(read_timeout)?),
+            Backend::Sentinel(sentinel) => Dedicated::One(sentinel.dedicated(read_timeout)?),
+            Backend::Cluster(cluster) => Dedicated::Cluster {
+                conn: Box::new(cluster.dedicated(read_timeout)?),
+                read_timeout,
+            },
+        })
+    }
+
+    /// A call on a [`Self::dedicated`] connection failed with `cause`: a Sentinel backend asks
+    /// the Sentinels again next time.
+    pub fn failed(&self, cause: &RedisCause) {
+        if let Backend::Sentinel(sentinel) = self {
+            sentinel.failed(cause);
+        }
+    }
+}
+
+/// Runs `op` on a pooled connection. A connection that died while idle in the pool (Redis
+/// restarted, an idle timeout) fails before Redis ran anything, so `op` is retried once on a
+/// fresh one; every operation is idempotent (see `protocol`), so the second run is harmless
+/// should Redis have run the first after all.
+pub(crate) fn run_pooled<T>(
+    pool: &Pool,
+    op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
+    trip: &dyn Fn(),
+) -> Result<T, RedisCause> {
+    let mut conn = pool.get()?;
+    trip();
+    match op_on(&mut conn, op) {
+        Err(err) if conn.reused() && err.is_connection_dropped() && !err.is_timeout() => {
+            drop(conn);
+            STATS.reconnects.incr();
+            let mut fresh = pool.get()?;
+            trip();
+            op_on(&mut fresh, op).map_err(|err| fresh.cause(err))
+        }
+        other => other.map_err(|err| conn.cause(err)),
+    }
+}
+
+/// `op` on `conn`; a malformed reply retires the connection, which may be out of step with the
+/// server (a stray reply left unread would answer the next command).
+fn op_on<T>(
+    conn: &mut crate::pool::PooledConnection,
+    op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
+) -> RedisResult<T> {
+    let result = op(&mut **conn);
+    if let Err(err) = &result {
+        if crate::protocol::is_protocol_error(err) {
+            conn.retire();
+        }
+    }
+    result
+}
+
+/// A connection outside the pools (see [`Backend::dedicated`]).
+pub enum Dedicated {
+    One(RedisConnection),
+    Cluster {
+        conn: Box<cluster::Connection>,
+        read_timeout: Duration,
+    },
+}
+
+impl Dedicated {
+    fn conn(&mut self) -> &mut dyn ConnectionLike {
+        match self {
+            Dedicated::One(conn) => conn,
+            Dedicated::Cluster { conn, .. } => &mut **conn,
+        }
+    }
+
+    /// What the failure behind `err`, an error of its last command, means.
+    pub fn cause(&mut self, err: RedisError) -> RedisCause {
+        match self {
+            Dedicated::One(conn) => conn.cause(err),
+            Dedicated::Cluster { read_timeout, .. } => cluster::cause(err, *read_timeout),
+        }
+    }
+}
+
+impl ConnectionLike for Dedicated {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        self.conn().req_packed_command(cmd)
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        self.conn().req_packed_commands(cmd, offset, count)
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Dedicated::One(conn) => conn.get_db(),
+            Dedicated::Cluster { conn, .. } => conn.get_db(),
+        }
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.conn().check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        match self {
+            Dedicated::One(conn) => conn.is_open(),
+            Dedicated::Cluster { conn, .. } => conn.is_open(),
+        }
     }
 }
 
