@@ -27,7 +27,7 @@ var_dump(session_gc());
 session_write_close();
 var_dump(rr_cmd('TTL', rr_key($id)) > 1200);
 var_dump(rr_cmd('GET', rr_key($id)) === 'user|s:5:"alice";cart|a:3:{i:0;i:1;i:1;i:2;i:2;i:3;}');
-var_dump(rr_cmd('EXISTS', rr_key($id) . '_LOCK'));
+var_dump(rr_cmd('EXISTS', rr_lock_key($id)));
 ?>
 --EXPECT--
 bool(true)

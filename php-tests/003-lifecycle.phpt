@@ -6,7 +6,7 @@ require __DIR__ . '/common.inc';
 rr_setup();
 // Output would count as sent headers and make session_regenerate_id() refuse.
 ob_start();
-function locked(string $id): bool { return (bool)rr_cmd('EXISTS', rr_key($id) . '_LOCK'); }
+function locked(string $id): bool { return (bool)rr_cmd('EXISTS', rr_lock_key($id)); }
 
 session_start();
 $id = session_id();

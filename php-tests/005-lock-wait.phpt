@@ -19,7 +19,7 @@ $holder = rr_spawn('
     echo "holder done\n";
 ');
 rr_wait_for_key('holder_locked');
-var_dump(rr_cmd('EXISTS', rr_key($id) . '_LOCK'));
+var_dump(rr_cmd('EXISTS', rr_lock_key($id)));
 session_id($id);
 var_dump(session_start());
 // We only get here after the holder released: its write is what we read.

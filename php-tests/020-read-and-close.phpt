@@ -20,7 +20,7 @@ $holder = rr_spawn('
     session_write_close();
 ');
 rr_wait_for_key('locked');
-$lock = rr_cmd('GET', rr_key($id) . '_LOCK');
+$lock = rr_cmd('GET', rr_lock_key($id));
 
 $yes = [
     "true" => fn() => session_start(['read_and_close' => true]),
@@ -49,7 +49,7 @@ foreach ($yes as $form => $start) {
     $started = $start();
     printf("%-28s started=%s closed=%s v=%s holder still locks=%s\n", $form, var_export($started, true),
         var_export(session_status() === PHP_SESSION_NONE, true), $_SESSION['v'] ?? '-',
-        var_export(rr_cmd('GET', rr_key($id) . '_LOCK') === $lock, true));
+        var_export(rr_cmd('GET', rr_lock_key($id)) === $lock, true));
 }
 
 rr_cmd('SET', rr_key('release'), '1');
@@ -66,7 +66,7 @@ foreach ($no as $form => $value) {
     session_id($id);
     $started = session_start(['read_and_close' => $value]);
     printf("%-28s started=%s active=%s locked=%s\n", $form, var_export($started, true),
-        var_export(session_status() === PHP_SESSION_ACTIVE, true), var_export((bool)rr_cmd('EXISTS', rr_key($id) . '_LOCK'), true));
+        var_export(session_status() === PHP_SESSION_ACTIVE, true), var_export((bool)rr_cmd('EXISTS', rr_lock_key($id)), true));
     session_write_close();
 }
 echo "-- and these PHP rejects before reading anything\n";
@@ -78,7 +78,7 @@ foreach (PHP_VERSION_ID < 80500 ? [1.5, 2.5] : [1.5, 'yes'] as $value) {
         echo get_class($e), "\n";
     }
 }
-var_dump(rr_cmd('EXISTS', rr_key($id) . '_LOCK'));
+var_dump(rr_cmd('EXISTS', rr_lock_key($id)));
 echo preg_replace('/ in \S+ on line \d+/', '', ob_get_clean());
 ?>
 --EXPECTF--

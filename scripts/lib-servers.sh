@@ -138,10 +138,152 @@ EOF
 }
 
 # redis-cli, or valkey-cli where only Valkey is installed.
-rr_redis() {
-    local cli=redis-cli
-    command -v redis-cli >/dev/null || cli=valkey-cli
-    "$cli" -p "$RR_REDIS_PORT" "$@"
+rr_cli() {
+    if command -v redis-cli >/dev/null; then redis-cli "$@"; else valkey-cli "$@"; fi
+}
+
+rr_redis() { rr_cli -p "$RR_REDIS_PORT" "$@"; }
+
+# A free port P on 127.0.0.1 whose cluster bus port P+10000 is free too.
+rr_free_cluster_port() {
+    local try port
+    for try in $(seq 1 50); do
+        port=$((10000 + RANDOM % 10000))
+        if ! rr_port_open "$port" && ! rr_port_open $((port + 10000)); then
+            echo "$port"
+            return 0
+        fi
+    done
+    rr_die "no free cluster port found"
+}
+
+RR_CLUSTER_PORTS=()
+RR_SENTINEL_PORTS=()
+RR_SENTINEL_MASTER_PORT=""
+RR_SENTINEL_REPLICA_PORT=""
+
+# Starts one more server (RR_REDIS_SERVER: redis-server or valkey-server) named $1 on port $2,
+# its files under $RR_TMP/$1, with the extra config lines $3; returns 1 when it exits at startup
+# (its port was taken meanwhile). $4 = sentinel starts it in Sentinel mode. Never call it in a
+# pipeline: the pid it records (RR_PIDS, to stop it) would be lost with the subshell.
+rr_start_node() {
+    local name=$1 port=$2 config=$3 mode=${4:-}
+    mkdir -p "$RR_TMP/$name"
+    {
+        echo "bind 127.0.0.1"
+        echo "port $port"
+        echo "daemonize no"
+        echo "dir $RR_TMP/$name"
+        echo "logfile $RR_TMP/logs/$name.log"
+        # No persistence; replicas sync at once (Redis waits 5 s by default for more of them).
+        [ "$mode" = sentinel ] || printf 'save ""\nappendonly no\nrepl-diskless-sync-delay 0\n'
+        [ -z "$config" ] || printf '%s\n' "$config"
+    } >"$RR_TMP/$name/node.conf"
+    if [ "$mode" = sentinel ]; then
+        "${RR_REDIS_SERVER:-redis-server}" "$RR_TMP/$name/node.conf" --sentinel &
+    else
+        "${RR_REDIS_SERVER:-redis-server}" "$RR_TMP/$name/node.conf" &
+    fi
+    RR_PIDS+=($!)
+    rr_wait_ready "$name" rr_cli -p "$port" ping
+}
+
+# A Redis Cluster of 3 masters and 3 replicas on loopback ports (RR_CLUSTER_PORTS, the masters
+# first, as redis-cli --cluster create assigns them), cluster-node-timeout 1000 ms, waited for
+# until every node says cluster_state:ok and every replica is in sync (so it can fail over).
+rr_start_cluster() {
+    local i port nodes=() try ok
+    RR_CLUSTER_PORTS=()
+    for i in 1 2 3 4 5 6; do
+        for try in 1 2 3; do
+            port=$(rr_free_cluster_port)
+            rr_start_node "cluster-$i" "$port" $'cluster-enabled yes\ncluster-config-file nodes.conf\ncluster-node-timeout 1000' &&
+                break
+        done
+        RR_CLUSTER_PORTS+=("$port")
+        nodes+=("127.0.0.1:$port")
+    done
+    rr_cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$RR_TMP/logs/cluster-create.log" 2>&1 || {
+        tail -n 20 "$RR_TMP/logs/cluster-create.log" >&2
+        rr_die "redis-cli --cluster create failed"
+    }
+    for try in $(seq 1 300); do
+        ok=1
+        for port in "${RR_CLUSTER_PORTS[@]}"; do
+            rr_cli -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok' || ok=0
+        done
+        for port in "${RR_CLUSTER_PORTS[@]}"; do
+            rr_cli -p "$port" info replication 2>/dev/null | tr -d '\r' |
+                grep -Eq '^(role:master|master_link_status:up)$' || ok=0
+        done
+        if [ "$ok" = 1 ] && rr_cli --cluster check "127.0.0.1:${RR_CLUSTER_PORTS[0]}" >/dev/null 2>&1; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    rr_die "the cluster did not reach cluster_state:ok"
+}
+
+# Redis Sentinel: a master, its replica and 3 Sentinels monitoring it as "mymaster" with
+# down-after-milliseconds 1000, waited for until every Sentinel knows the replica and the other
+# two (so that a failover can start).
+rr_start_sentinel() {
+    local port try i ok
+    for try in 1 2 3; do
+        port=$(rr_free_port)
+        rr_start_node sentinel-master "$port" "" && break
+    done
+    RR_SENTINEL_MASTER_PORT=$port
+    for try in 1 2 3; do
+        port=$(rr_free_port)
+        rr_start_node sentinel-replica "$port" "replicaof 127.0.0.1 $RR_SENTINEL_MASTER_PORT" && break
+    done
+    RR_SENTINEL_REPLICA_PORT=$port
+    RR_SENTINEL_PORTS=()
+    for i in 1 2 3; do
+        for try in 1 2 3; do
+            port=$(rr_free_port)
+            rr_start_node "sentinel-$i" "$port" "sentinel monitor mymaster 127.0.0.1 $RR_SENTINEL_MASTER_PORT 2
+sentinel down-after-milliseconds mymaster 1000
+sentinel failover-timeout mymaster 5000
+sentinel parallel-syncs mymaster 1" sentinel && break
+        done
+        RR_SENTINEL_PORTS+=("$port")
+    done
+    for try in $(seq 1 300); do
+        ok=1
+        for port in "${RR_SENTINEL_PORTS[@]}"; do
+            rr_cli -p "$port" sentinel master mymaster 2>/dev/null | tr '\n' ' ' |
+                grep -Eq 'num-slaves 1 .*num-other-sentinels 2 ' || ok=0
+        done
+        if [ "$ok" = 1 ] && rr_cli -p "$RR_SENTINEL_REPLICA_PORT" info replication | grep -q 'master_link_status:up'; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    rr_die "the Sentinels did not find the replica and each other"
+}
+
+# The save_paths of the servers above, in the issue's forms: phpredis's rediscluster syntax,
+# cluster:// and sentinel://.
+rr_cluster_save_path() {
+    echo "$(rr_join_nodes '&' 'seed[]=' "${RR_CLUSTER_PORTS[@]:0:3}")&timeout=1&read_timeout=2&persistent=1&failover=error"
+}
+
+rr_cluster_url() {
+    echo "cluster://$(rr_join_nodes , '' "${RR_CLUSTER_PORTS[@]:0:3}")?timeout=1&read_timeout=2"
+}
+
+rr_sentinel_url() {
+    echo "sentinel://$(rr_join_nodes , '' "${RR_SENTINEL_PORTS[@]}")?master=mymaster&database=0&timeout=1&read_timeout=2"
+}
+
+# 127.0.0.1:<port> for each port after the first two arguments, each after $2, joined by $1.
+rr_join_nodes() {
+    local sep=$1 before=$2 out="" port
+    shift 2
+    for port in "$@"; do out+="${before}127.0.0.1:$port$sep"; done
+    echo "${out%"$sep"}"
 }
 
 # The php.ini every PHP we start uses (php-fpm and CLI alike): phpredis, rustredis and opcache

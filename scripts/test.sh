@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test command (README, .ci/run): installs what it needs on Debian (unless
-# RR_NO_INSTALL=1), builds the extension, starts a private Redis on a free loopback port, runs
-# `cargo test` and the phpt suite against it, and stops Redis again. A phpt that is skipped counts
-# as a failure: every test here needs the Redis this script starts.
+# RR_NO_INSTALL=1), builds the extension, starts a private Redis, a Redis Cluster (3 masters, 3
+# replicas) and a Sentinel set (master, replica, 3 Sentinels) on free loopback ports, runs `cargo
+# test` and the phpt suite against them (the core cases once per topology), and stops them again.
+# A phpt that is skipped counts as a failure: every test here needs the servers this script starts.
 #
 # The PHP and the server under test (scripts/matrix.sh sets these for each entry of the matrix):
 #   PHP=php8.4 PHP_CONFIG=php-config8.4   the PHP to build for and test with (default php, php-config)
@@ -43,6 +44,16 @@ rr_start_redis
 export RUSTREDIS_TEST_REDIS="tcp://127.0.0.1:$RR_REDIS_PORT"
 export RUSTREDIS_EXT="$EXT" RUSTREDIS_REDIS_SERVER="$RR_REDIS_SERVER" RUSTREDIS_PHP_FPM="$RR_PHP_FPM"
 echo "redis on $RUSTREDIS_TEST_REDIS"
+# A Redis Cluster (3 masters, 3 replicas) and a Sentinel set (master, replica, 3 Sentinels), for
+# the cluster and Sentinel tests and the second and third runs of the core tests below.
+rr_start_cluster
+rr_start_sentinel
+RUSTREDIS_TEST_CLUSTER=$(rr_cluster_save_path)
+RUSTREDIS_TEST_CLUSTER_URL=$(rr_cluster_url)
+RUSTREDIS_TEST_SENTINEL=$(rr_sentinel_url)
+export RUSTREDIS_TEST_CLUSTER RUSTREDIS_TEST_CLUSTER_URL RUSTREDIS_TEST_SENTINEL
+echo "cluster: $RUSTREDIS_TEST_CLUSTER"
+echo "sentinel: $RUSTREDIS_TEST_SENTINEL"
 
 echo "== cargo test"
 # The dev profile: the release profile's LTO made compiling the test binaries most of this
@@ -56,8 +67,21 @@ RUN_TESTS=${RUN_TESTS:-$("$PHP_CONFIG" --extension-dir)/build/run-tests.php}
 PHP_BIN=$PHP
 # Children spawned by the tests need the same environment; keep it out of php.ini (-n).
 set +e
-NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$PHP_BIN "$PHP_BIN" -n "$RUN_TESTS" -n -P -q -j2 --set-timeout 300 --show-diff \
-  -d "extension=$EXT" php-tests/ 2>&1 | tee "$RR_TMP/phpt.log"
+run_phpt() {
+  NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$PHP_BIN "$PHP_BIN" -n "$RUN_TESTS" -n -P -q -j2 --set-timeout 300 --show-diff \
+    -d "extension=$EXT" "$@" 2>&1
+}
+run_phpt php-tests/ | tee "$RR_TMP/phpt.log"
+# The core cases once more on the cluster and on the Sentinel master (common.inc reads
+# RUSTREDIS_TEST_TOPOLOGY): locking, 20 parallel increments, read_and_close, optimistic writes,
+# strict mode, regenerate and destroy, lost locks.
+CORE_PHPT=(001 003 004 005 006 007 017 020 021)
+for topology in cluster sentinel; do
+  echo "== phpt, core cases on $topology"
+  files=()
+  for n in "${CORE_PHPT[@]}"; do files+=(php-tests/"$n"-*.phpt); done
+  RUSTREDIS_TEST_TOPOLOGY=$topology run_phpt "${files[@]}" | tee -a "$RR_TMP/phpt-topologies.log"
+done
 set -e
 # A thread-safe PHP with the embed SAPI also runs requests on several threads of one process, as
 # FrankenPHP does (tests/zts-embed).
@@ -66,9 +90,14 @@ if [ "$("$PHP" -n -r 'echo PHP_ZTS ? 1 : 0;')" = 1 ]; then
   echo "== threads of one process (embed SAPI)"
   PHP_CONFIG=$PHP_CONFIG tests/zts-embed/run.sh || embed_ok=0
 fi
-count() { sed -n "s/^Tests $1 *: *\([0-9]*\).*/\1/p" "$RR_TMP/phpt.log" | head -1; }
+count() {
+  sed -n "s/^Tests $1 *: *\([0-9]*\).*/\1/p" "$RR_TMP/phpt.log" "$RR_TMP/phpt-topologies.log" |
+    awk '{ n += $1 } END { print n + 0 }'
+}
 passed=$(count passed); failed=$(count failed); skipped=$(count skipped); borked=$(count borked); warned=$(count warned)
-passed=${passed:-0}; failed=${failed:-0}; skipped=${skipped:-0}; borked=${borked:-0}; warned=${warned:-0}
+# Every run reports its counts; a run that reported none (it crashed) counts as failed.
+runs=$(grep -c '^Tests passed' "$RR_TMP/phpt.log" "$RR_TMP/phpt-topologies.log" | awk -F: '{ n += $2 } END { print n + 0 }')
+[ "$runs" -eq 3 ] || failed=$((failed + 1))
 bad=$((failed + skipped + borked + warned))
 echo "phpt: skipped $skipped, borked $borked, warned (passed only on retry) $warned; each counts as failed"
 echo "phpt: $passed passed, $bad failed"
