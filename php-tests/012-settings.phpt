@@ -42,6 +42,8 @@ rustredis.max_waiters = 32
 rustredis.on_conflict = keep_theirs
 rustredis.on_lock_timeout = fail
 rustredis.read_timeout_ms = 3000
+rustredis.replicas = 0
+rustredis.replicas_timeout_ms = 500
 rustredis.slow_lock_ms = 1000
 -- php --ri rustredis
 has 'rustredis session save handler => enabled'

@@ -9,6 +9,7 @@ use percent_encoding::percent_decode_str;
 
 use crate::compression::{Algorithm, Compression};
 use crate::merge::ConflictPolicy;
+use crate::protocol::Replicas;
 
 /// The key prefix phpredis uses, so a fleet can switch handlers without logging anyone out.
 pub const DEFAULT_PREFIX: &str = "PHPREDIS_SESSION:";
@@ -401,6 +402,8 @@ pub struct Settings {
     pub max_waiters: u32,
     /// How sessions are stored (`rustredis.compression*`).
     pub compression: Compression,
+    /// How many replicas a write waits for (`rustredis.replicas*`; None: none).
+    pub replicas: Option<Replicas>,
 }
 
 /// One `rustredis.*` INI entry: its name and default.
@@ -423,6 +426,8 @@ pub const SETTING_MAX_WAITERS: &str = "rustredis.max_waiters";
 pub const SETTING_COMPRESSION: &str = "rustredis.compression";
 pub const SETTING_COMPRESSION_THRESHOLD: &str = "rustredis.compression_threshold";
 pub const SETTING_COMPRESSION_LEVEL: &str = "rustredis.compression_level";
+pub const SETTING_REPLICAS: &str = "rustredis.replicas";
+pub const SETTING_REPLICAS_TIMEOUT: &str = "rustredis.replicas_timeout_ms";
 
 /// `rustredis.lock_max_hold_ms=0` (the default): this many times `max_execution_time`, which on
 /// Linux counts CPU time, so a request waiting on I/O runs longer than it in wall-clock time.
@@ -489,6 +494,14 @@ pub const SETTINGS: &[SettingSpec] = &[
     SettingSpec {
         name: SETTING_COMPRESSION_LEVEL,
         default: "3",
+    },
+    SettingSpec {
+        name: SETTING_REPLICAS,
+        default: "0",
+    },
+    SettingSpec {
+        name: SETTING_REPLICAS_TIMEOUT,
+        default: "500",
     },
 ];
 
@@ -625,6 +638,17 @@ impl Settings {
                 level: reader.get(SETTING_COMPRESSION_LEVEL, "1 to 19 (zstd)", |v| {
                     v.parse::<i32>().ok().filter(|n| (1..=19).contains(n))
                 }),
+            },
+            replicas: {
+                let count = reader.get(SETTING_REPLICAS, "0 (no waiting) to 100", |v| {
+                    v.parse::<u32>().ok().filter(|n| *n <= 100)
+                });
+                let timeout = reader.get(
+                    SETTING_REPLICAS_TIMEOUT,
+                    "milliseconds from 1 to 60000",
+                    millis(1, 60_000),
+                );
+                (count > 0).then_some(Replicas { count, timeout })
             },
         };
         let mut settings = settings;
@@ -831,6 +855,7 @@ mod tests {
         assert_eq!(s.lock_max_hold, AUTO_MAX_HOLD_UNLIMITED);
         assert_eq!(s.slow_lock, Some(Duration::from_secs(1)));
         assert_eq!(s.max_waiters, 32);
+        assert_eq!(s.replicas, None);
         let (s, warnings) = Settings::from_lookup(|name| match name {
             SETTING_LOCKING => Some("optimistic".into()),
             SETTING_LOCK_WAIT => Some("soon".into()),
@@ -848,6 +873,27 @@ mod tests {
         let (s, _) =
             Settings::from_lookup(|name| (name == SETTING_LOCKING).then(|| "0".to_string()));
         assert_eq!(s.lock_mode, LockMode::Unlocked);
+    }
+
+    #[test]
+    fn replicas_wait_only_when_asked() {
+        let (s, warnings) = Settings::from_lookup(|name| match name {
+            SETTING_REPLICAS => Some("1".into()),
+            SETTING_REPLICAS_TIMEOUT => Some("250".into()),
+            _ => None,
+        });
+        assert!(warnings.is_empty());
+        assert_eq!(
+            s.replicas,
+            Some(Replicas {
+                count: 1,
+                timeout: Duration::from_millis(250)
+            })
+        );
+        let (s, warnings) =
+            Settings::from_lookup(|name| (name == SETTING_REPLICAS).then(|| "-1".into()));
+        assert_eq!(s.replicas, None);
+        assert!(warnings[0].contains("rustredis.replicas"), "{warnings:?}");
     }
 
     #[test]

@@ -33,6 +33,13 @@
 //! **DESTROY_UNOWNED** (waits for a holder the same way). **RESERVE** creates a new id empty with
 //! `SET NX` (and its lock) so no two requests can ever get one id.
 //!
+//! # Replicas (`rustredis.replicas`)
+//! With [`Replicas`], every script that takes a lock or writes has `WAIT count timeout` pipelined
+//! behind it (one round trip still). A write of session data (WRITE, WRITE_STAGED,
+//! COMPARE_AND_SET, DESTROY_OWNED) that fewer replicas acknowledged fails ([`too_few_replicas`]):
+//! the master has it, but a failover may lose it. A lock is waited for but not checked: a lock a
+//! failover lost makes its holder's write report a lost lock, never clobber.
+//!
 //! # Replies
 //! Every script replies `{code, …}`: `OK` (done), `HELD` + the lock's remaining ms and value
 //! (another request holds it; `BUSY` likewise, when too many wait), `LOST` + whether another request's lock is there (our token is gone), `MISSING` (no such session), `CHANGED` + the
@@ -48,7 +55,7 @@ pub use holder::{Holder, HolderContext, HolderDetails, LockToken};
 
 use std::time::{Duration, Instant};
 
-use redis::{ConnectionLike, RedisResult, ScriptInvocation, Value};
+use redis::{ConnectionLike, RedisError, RedisResult, ScriptInvocation, Value};
 
 pub use reply::{is_protocol_error, shape};
 
@@ -157,15 +164,128 @@ pub fn sha1_hex(data: &[u8]) -> String {
     sha1_smol::Sha1::from(data).digest().to_string()
 }
 
+/// `rustredis.replicas`: how many replicas must have a write before it counts as done, and how
+/// long to wait for them (`WAIT count timeout`, pipelined behind the script: no extra round trip).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Replicas {
+    pub count: u32,
+    pub timeout: Duration,
+}
+
+/// What a script's `WAIT` (with [`Replicas`]) means for its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// A write of session data: fewer replicas than asked for fail it ([`too_few_replicas`]).
+    Required,
+    /// A lock (acquire, reserve) or its release: waited for so a failover keeps it, but not
+    /// checked. A lock a failover lost makes its holder's write report a lost lock, never clobber.
+    Best,
+}
+
+/// The error of a write that fewer than `rustredis.replicas` replicas acknowledged in time: it
+/// reached the master, but a failover now may lose it.
+fn too_few_replicas(acked: i64, replicas: Replicas) -> RedisError {
+    RedisError::from((
+        redis::ErrorKind::Extension,
+        "too few replicas acknowledged the write",
+        format!(
+            "{acked} of {} within {} ms (rustredis.replicas, rustredis.replicas_timeout_ms); the \
+             master has it, a failover may lose it",
+            replicas.count,
+            replicas.timeout.as_millis()
+        ),
+    ))
+}
+
+/// Runs the `count` commands of `pipe` in one round trip and returns their replies, the first
+/// error reply as the error. Unlike `Pipeline::query` this runs on a cluster connection too, which
+/// sends a pipeline whole to the master of its first command's key: the first command must name a
+/// key of the session (every command here is of one session, so of one slot).
+fn query_all(
+    conn: &mut dyn ConnectionLike,
+    pipe: &redis::Pipeline,
+    count: usize,
+) -> RedisResult<Vec<Value>> {
+    let replies = conn.req_packed_commands(&pipe.get_packed_pipeline(), 0, count)?;
+    if let Some(Value::ServerError(err)) =
+        replies.iter().find(|r| matches!(r, Value::ServerError(_)))
+    {
+        return Err(err.clone().into());
+    }
+    Ok(replies)
+}
+
 /// One session in Redis: its keys, and one method per script or command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionStore {
     keys: SessionKeys,
+    replicas: Option<Replicas>,
 }
 
 impl SessionStore {
     pub fn new(keys: SessionKeys) -> SessionStore {
-        SessionStore { keys }
+        SessionStore {
+            keys,
+            replicas: None,
+        }
+    }
+
+    /// Writes wait for `replicas` (`rustredis.replicas`; None: they do not wait).
+    pub fn with_replicas(mut self, replicas: Option<Replicas>) -> SessionStore {
+        self.replicas = replicas;
+        self
+    }
+
+    /// Runs `invocation`, after `SET staged.0 staged.1` when a large write is staged, and with
+    /// `WAIT` behind it when writes wait for replicas, all in one round trip. A script Redis does
+    /// not know yet is loaded and the whole pipeline run again (a staged write just stages again).
+    fn run_script(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        staged: Option<(&[u8], &[u8])>,
+        invocation: &ScriptInvocation,
+        wait: Wait,
+    ) -> RedisResult<Value> {
+        if staged.is_none() && self.replicas.is_none() {
+            return invocation.invoke(conn);
+        }
+        // The first command names a key of the session (see query_all).
+        let mut pipe = redis::pipe();
+        let mut count = 1;
+        if let Some((key, data)) = staged {
+            pipe.cmd("SET")
+                .arg(key)
+                .arg(data)
+                .arg("PX")
+                .arg(STAGING_TTL_MS);
+            count += 1;
+        }
+        pipe.invoke_script(invocation);
+        if let Some(replicas) = self.replicas {
+            pipe.cmd("WAIT")
+                .arg(replicas.count)
+                .arg(millis(replicas.timeout));
+            count += 1;
+        }
+        let replies = match query_all(conn, &pipe, count) {
+            Err(err)
+                if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+            {
+                invocation.load(conn)?;
+                query_all(conn, &pipe, count)?
+            }
+            other => other?,
+        };
+        // query_all gave exactly `count` replies: [SET's], the script's, [WAIT's].
+        let mut replies = replies.into_iter().skip(usize::from(staged.is_some()));
+        let reply = replies.next().unwrap_or(Value::Nil);
+        if let Some(replicas) = self.replicas {
+            let acked = reply::wait(replies.next().unwrap_or(Value::Nil))?;
+            if wait == Wait::Required && acked < i64::from(replicas.count) {
+                return Err(too_few_replicas(acked, replicas));
+            }
+        }
+        Ok(reply)
     }
 
     /// An invocation of `script` with this session's keys in the order the prelude names them.
@@ -188,18 +308,21 @@ impl SessionStore {
         waiter: Waiter,
         max_waiters: u32,
     ) -> RedisResult<Attempt<Acquired>> {
-        let reply: Value = self
-            .script(&scripts::ACQUIRE)
-            .arg(token.as_str()) // token
-            .arg(millis(lock_ttl)) // lock_ttl_ms
-            .arg(match which {
-                Which::Any => "any",
-                Which::Existing => "existing",
-            }) // which
-            .arg(waiter.arg()) // waiter
-            .arg(WAITING_TTL_MS) // waiting_ttl_ms
-            .arg(max_waiters) // max_waiters
-            .invoke(conn)?;
+        let reply = self.run_script(
+            conn,
+            None,
+            self.script(&scripts::ACQUIRE)
+                .arg(token.as_str()) // token
+                .arg(millis(lock_ttl)) // lock_ttl_ms
+                .arg(match which {
+                    Which::Any => "any",
+                    Which::Existing => "existing",
+                }) // which
+                .arg(waiter.arg()) // waiter
+                .arg(WAITING_TTL_MS) // waiting_ttl_ms
+                .arg(max_waiters), // max_waiters
+            Wait::Best,
+        )?;
         reply::acquire(reply)
     }
 
@@ -234,8 +357,8 @@ impl SessionStore {
         lock_ttl: Duration,
         which: Which,
     ) -> RedisResult<Attempt<Acquired>> {
-        let replies: Vec<Value> = redis::pipe()
-            .cmd("SET")
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
             .arg(&self.keys.lock)
             .arg(token.as_str())
             .arg("NX")
@@ -246,8 +369,15 @@ impl SessionStore {
             .cmd("PTTL")
             .arg(&self.keys.lock)
             .cmd("GET")
-            .arg(&self.keys.lock)
-            .query(conn)?;
+            .arg(&self.keys.lock);
+        if let Some(replicas) = self.replicas {
+            // The lock taken reaches the replicas before the request goes on (Wait::Best).
+            pipe.cmd("WAIT")
+                .arg(replicas.count)
+                .arg(millis(replicas.timeout))
+                .ignore();
+        }
+        let replies: Vec<Value> = pipe.query(conn)?;
         match (reply::acquire_pipelined(replies)?, which) {
             (Ok(None), Which::Existing) => {
                 self.release(conn, token)?;
@@ -295,13 +425,16 @@ impl SessionStore {
         if data.len() >= STAGED_WRITE_BYTES && self.keys.layout != KeyLayout::Cluster {
             return self.write_staged(conn, token, data, ttl);
         }
-        let reply: Value = self
-            .script(&scripts::WRITE)
-            .arg(token.as_str()) // token
-            .arg(data) // data
-            .arg(ttl_seconds(ttl)) // ttl_s
-            .arg(WAKE_TTL_MS) // wake_ttl_ms
-            .invoke(conn)?;
+        let reply = self.run_script(
+            conn,
+            None,
+            self.script(&scripts::WRITE)
+                .arg(token.as_str()) // token
+                .arg(data) // data
+                .arg(ttl_seconds(ttl)) // ttl_s
+                .arg(WAKE_TTL_MS), // wake_ttl_ms
+            Wait::Required,
+        )?;
         reply::owned("the write script", reply)
     }
 
@@ -322,24 +455,7 @@ impl SessionStore {
             .arg(token.as_str()) // token
             .arg(ttl_seconds(ttl)) // ttl_s
             .arg(WAKE_TTL_MS); // wake_ttl_ms
-        let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(&staging)
-            .arg(data)
-            .arg("PX")
-            .arg(STAGING_TTL_MS)
-            .ignore()
-            .invoke_script(&invocation);
-        let reply: Value = match pipe.query::<(Value,)>(conn) {
-            Ok((reply,)) => reply,
-            Err(err)
-                if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
-            {
-                scripts::WRITE_STAGED.load(conn)?;
-                pipe.query::<(Value,)>(conn)?.0
-            }
-            Err(err) => return Err(err),
-        };
+        let reply = self.run_script(conn, Some((&staging, data)), &invocation, Wait::Required)?;
         reply::owned("the staged write script", reply)
     }
 
@@ -349,12 +465,15 @@ impl SessionStore {
         token: &LockToken,
         ttl: Duration,
     ) -> RedisResult<Owned> {
-        let reply: Value = self
-            .script(&scripts::TOUCH)
-            .arg(token.as_str()) // token
-            .arg(ttl_seconds(ttl)) // ttl_s
-            .arg(WAKE_TTL_MS) // wake_ttl_ms
-            .invoke(conn)?;
+        let reply = self.run_script(
+            conn,
+            None,
+            self.script(&scripts::TOUCH)
+                .arg(token.as_str()) // token
+                .arg(ttl_seconds(ttl)) // ttl_s
+                .arg(WAKE_TTL_MS), // wake_ttl_ms
+            Wait::Best,
+        )?;
         reply::owned("the touch script", reply)
     }
 
@@ -387,11 +506,14 @@ impl SessionStore {
         conn: &mut dyn ConnectionLike,
         token: &LockToken,
     ) -> RedisResult<Owned> {
-        let reply: Value = self
-            .script(&scripts::DESTROY_OWNED)
-            .arg(token.as_str()) // token
-            .arg(WAKE_TTL_MS) // wake_ttl_ms
-            .invoke(conn)?;
+        let reply = self.run_script(
+            conn,
+            None,
+            self.script(&scripts::DESTROY_OWNED)
+                .arg(token.as_str()) // token
+                .arg(WAKE_TTL_MS), // wake_ttl_ms
+            Wait::Required,
+        )?;
         reply::owned("the destroy script", reply)
     }
 
@@ -422,12 +544,15 @@ impl SessionStore {
         token: Option<&LockToken>,
         lock_ttl: Duration,
     ) -> RedisResult<bool> {
-        let reply: Value = self
-            .script(&scripts::RESERVE)
-            .arg(ttl_seconds(ttl)) // ttl_s
-            .arg(token.map(LockToken::as_str).unwrap_or("")) // token
-            .arg(millis(lock_ttl)) // lock_ttl_ms
-            .invoke(conn)?;
+        let reply = self.run_script(
+            conn,
+            None,
+            self.script(&scripts::RESERVE)
+                .arg(ttl_seconds(ttl)) // ttl_s
+                .arg(token.map(LockToken::as_str).unwrap_or("")) // token
+                .arg(millis(lock_ttl)), // lock_ttl_ms
+            Wait::Best,
+        )?;
         reply::reserve(reply)
     }
 
@@ -465,14 +590,17 @@ impl SessionStore {
         ttl: Duration,
         waiter: Waiter,
     ) -> RedisResult<Attempt<Cas>> {
-        let reply: Value = self
-            .script(&scripts::COMPARE_AND_SET)
-            .arg(sha1_hex(base)) // base_sha1
-            .arg(data) // data
-            .arg(ttl_seconds(ttl)) // ttl_s
-            .arg(waiter.arg()) // waiter
-            .arg(WAITING_TTL_MS) // waiting_ttl_ms
-            .invoke(conn)?;
+        let reply = self.run_script(
+            conn,
+            None,
+            self.script(&scripts::COMPARE_AND_SET)
+                .arg(sha1_hex(base)) // base_sha1
+                .arg(data) // data
+                .arg(ttl_seconds(ttl)) // ttl_s
+                .arg(waiter.arg()) // waiter
+                .arg(WAITING_TTL_MS), // waiting_ttl_ms
+            Wait::Required,
+        )?;
         reply::compare_and_set(reply)
     }
 }

@@ -279,6 +279,14 @@ pub fn expire(reply: Value) -> RedisResult<()> {
     }
 }
 
+/// WAIT: how many replicas acknowledged (0 or more).
+pub fn wait(reply: Value) -> RedisResult<i64> {
+    match reply {
+        Value::Int(acked) if acked >= 0 => Ok(acked),
+        reply => malformed("WAIT", &reply),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -543,6 +543,7 @@ impl SessionHandler {
 
     fn store(&self, id: &[u8]) -> SessionStore {
         SessionStore::new(SessionKeys::with_layout(self.layout, &self.prefix, id))
+            .with_replicas(self.settings.replicas)
     }
 
     fn wants_lock(&self, intent: ReadIntent) -> bool {
