@@ -52,6 +52,8 @@ RUSTREDIS_TEST_CLUSTER=$(rr_cluster_save_path)
 RUSTREDIS_TEST_CLUSTER_URL=$(rr_cluster_url)
 RUSTREDIS_TEST_SENTINEL=$(rr_sentinel_url)
 export RUSTREDIS_TEST_CLUSTER RUSTREDIS_TEST_CLUSTER_URL RUSTREDIS_TEST_SENTINEL
+# The failover tests (php-tests/07*) write what they measured here; it is shown at the end.
+export RUSTREDIS_FAILOVER_REPORT="$RR_TMP/failover-report.txt"
 echo "cluster: $RUSTREDIS_TEST_CLUSTER"
 echo "sentinel: $RUSTREDIS_TEST_SENTINEL"
 
@@ -98,6 +100,10 @@ passed=$(count passed); failed=$(count failed); skipped=$(count skipped); borked
 # Every run reports its counts; a run that reported none (it crashed) counts as failed.
 runs=$(grep -c '^Tests passed' "$RR_TMP/phpt.log" "$RR_TMP/phpt-topologies.log" | awk -F: '{ n += $2 } END { print n + 0 }')
 [ "$runs" -eq 3 ] || failed=$((failed + 1))
+if [ -s "$RUSTREDIS_FAILOVER_REPORT" ]; then
+  echo "== failovers (acknowledged writes, and how many of them the failover lost)"
+  cat "$RUSTREDIS_FAILOVER_REPORT"
+fi
 bad=$((failed + skipped + borked + warned))
 echo "phpt: skipped $skipped, borked $borked, warned (passed only on retry) $warned; each counts as failed"
 echo "phpt: $passed passed, $bad failed"
