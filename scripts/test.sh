@@ -52,7 +52,7 @@ RUSTREDIS_TEST_CLUSTER=$(rr_cluster_save_path)
 RUSTREDIS_TEST_CLUSTER_URL=$(rr_cluster_url)
 RUSTREDIS_TEST_SENTINEL=$(rr_sentinel_url)
 export RUSTREDIS_TEST_CLUSTER RUSTREDIS_TEST_CLUSTER_URL RUSTREDIS_TEST_SENTINEL
-# The failover tests (php-tests/07*) write what they measured here; it is shown at the end.
+# The failover tests (php-tests/09*) write what they measured here; it is shown at the end.
 export RUSTREDIS_FAILOVER_REPORT="$RR_TMP/failover-report.txt"
 echo "cluster: $RUSTREDIS_TEST_CLUSTER"
 echo "sentinel: $RUSTREDIS_TEST_SENTINEL"
