@@ -259,6 +259,16 @@ enum Within {
     Until(Instant),
 }
 
+impl Within {
+    /// When the step starting now must end.
+    fn deadline(self) -> Instant {
+        match self {
+            Within::Each(timeout) => Instant::now() + timeout,
+            Within::Until(deadline) => deadline,
+        }
+    }
+}
+
 /// A connection to Redis (see the module documentation).
 pub struct RedisConnection {
     transport: Transport,
@@ -412,6 +422,12 @@ impl RedisConnection {
 
     /// Sends `cmd` and reads `count` replies, within `within`.
     fn exchange(&mut self, cmd: &[u8], count: usize, within: Within) -> RedisResult<Vec<Value>> {
+        self.send(cmd, within)?;
+        self.receive(count, within)
+    }
+
+    /// An error unless the connection may still be used.
+    fn usable(&self) -> RedisResult<()> {
         if self.broken {
             return Err(io::Error::new(
                 io::ErrorKind::NotConnected,
@@ -419,12 +435,14 @@ impl RedisConnection {
             )
             .into());
         }
+        Ok(())
+    }
+
+    /// Sends `cmd`, within `within`.
+    fn send(&mut self, cmd: &[u8], within: Within) -> RedisResult<()> {
+        self.usable()?;
         self.failure = None;
-        let deadline = |within| match within {
-            Within::Each(timeout) => Instant::now() + timeout,
-            Within::Until(deadline) => deadline,
-        };
-        self.transport.set_deadline(deadline(within));
+        self.transport.set_deadline(within.deadline());
         if let Err(err) = self
             .transport
             .write_all(cmd)
@@ -432,7 +450,13 @@ impl RedisConnection {
         {
             return Err(self.fail(err.into(), within, None));
         }
-        self.transport.set_deadline(deadline(within));
+        Ok(())
+    }
+
+    /// Reads `count` replies, within `within`.
+    fn receive(&mut self, count: usize, within: Within) -> RedisResult<Vec<Value>> {
+        self.usable()?;
+        self.transport.set_deadline(within.deadline());
         let mut incoming = Incoming {
             transport: &mut self.transport,
             scanner: &mut self.scanner,
@@ -531,6 +555,23 @@ impl RedisConnection {
         self.broken = true;
     }
 
+    /// Sends `cmd` without reading its replies, within the read timeout; [`Self::receive_one`]
+    /// reads them (redis-rs's cluster client pipelines so, see `topology::cluster`).
+    pub fn send_packed(&mut self, cmd: &[u8]) -> RedisResult<()> {
+        self.send(cmd, Within::Each(self.read_timeout))
+    }
+
+    /// Reads one reply of what [`Self::send_packed`] sent, within the read timeout.
+    pub fn receive_one(&mut self) -> RedisResult<Value> {
+        let mut replies = self.receive(1, Within::Each(self.read_timeout))?;
+        Ok(replies.pop().expect("one reply was read"))
+    }
+
+    /// Its commands get this read timeout from now on.
+    pub fn set_read_timeout(&mut self, read_timeout: Duration) {
+        self.read_timeout = read_timeout;
+    }
+
     /// Its commands' replies get this budget from now on (see [`max_reply_bytes`]).
     pub fn set_max_reply_bytes(&mut self, max_reply_bytes: usize) {
         self.max_reply_bytes = max_reply_bytes;
@@ -548,7 +589,7 @@ impl RedisConnection {
 }
 
 /// About how many bytes a reply took to read: the strings in it.
-pub(crate) fn reply_size(reply: &Value) -> usize {
+fn reply_size(reply: &Value) -> usize {
     match reply {
         Value::BulkString(bytes) => bytes.len(),
         Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.len(),

@@ -3,11 +3,16 @@
 //! reads from replicas are not enabled), and follows `MOVED` and `ASK`.
 //!
 //! What this module adds around it:
-//! - **Node connections that can be trusted** ([`NodeConnection`]). A connection that timed out
-//!   is retired, as in `crate::pool`: redis-rs would otherwise retry on the same socket and read
-//!   the late reply as the answer to the retry. A timeout is also not retried at all (it fails
-//!   the call within the read timeout), and a connection that carried a reply over
-//!   [`MAX_REUSED_REPLY_BYTES`] is reconnected rather than kept.
+//! - **Our own node connections** ([`NodeConnection`]): redis-rs opens every node's connection
+//!   through its `Connect` trait, which here opens a `crate::connection::RedisConnection`, the
+//!   one-Redis connection type. So a cluster gets the same deadlines (the connect, TLS handshake
+//!   and AUTH within the connect timeout; each command and its whole reply within the read
+//!   timeout), the same reply limits (`rustredis.max_data_bytes`), and the same retirement of a
+//!   connection that failed: redis-rs would otherwise retry on the same socket and read the late
+//!   reply as the answer to the retry. A failure other than Redis's own (a timeout, a reply over
+//!   the limits, TLS) reaches redis-rs as an error it does not retry, so it fails the call at
+//!   once, and leaves this module as the [`RedisCause`] it was. A node connection that carried a
+//!   reply over [`crate::connection::MAX_REUSED_REPLY_BYTES`] is reconnected rather than kept.
 //! - **One retry after a failover.** A call that fails with a connection refused or reset, or
 //!   `READONLY`, `LOADING`, `CLUSTERDOWN`, `TRYAGAIN` or `MASTERDOWN` after redis-rs's own retries
 //!   drops the whole cluster connection and runs once more on a new one, which reads the slot map
@@ -16,7 +21,7 @@
 //!   few idle cluster connections, remembering its pid, and forgets (without closing) those it
 //!   inherited through fork, whose sockets belong to the parent.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,12 +29,14 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use redis::cluster::{ClusterClient, ClusterConnection, Connect};
 use redis::{
-    ConnectionInfo, ConnectionLike, ErrorKind, IntoConnectionInfo, RedisError, RedisResult, Value,
+    ConnectionAddr, ConnectionInfo, ConnectionLike, ErrorKind, IntoConnectionInfo, RedisError,
+    RedisResult, Value,
 };
 
-use super::{is_failover, ClusterTarget};
-use crate::connection::{reply_size, MAX_REUSED_REPLY_BYTES};
-use crate::error::{ConnectStage, RedisCause};
+use super::{cause_is_failover, ClusterTarget};
+use crate::config::{Endpoint, RedisTarget, Settings, TlsOptions};
+use crate::connection::{max_reply_bytes, RedisConnection};
+use crate::error::RedisCause;
 use crate::stats::STATS;
 
 /// redis-rs's retries within one call (redirects, `TRYAGAIN` while a slot migrates, a reconnect):
@@ -43,104 +50,120 @@ const MAX_RETRY_WAIT_MS: u64 = 200;
 const MAX_IDLE_PER_CLUSTER: usize = 4;
 const MAX_CLUSTERS: usize = 4;
 
+/// How the error that stands for a [`RedisCause`] inside redis-rs begins.
+const CAUSE_MARK: &str = "rustredis connection";
+
 thread_local! {
-    /// Set by a [`NodeConnection`] of this thread whose read or connect timed out.
-    static TIMED_OUT: Cell<bool> = const { Cell::new(false) };
+    /// The reply budget of the node connections of this thread's cluster call (see [`within`]).
+    static MAX_REPLY_BYTES: Cell<Option<usize>> = const { Cell::new(None) };
+    /// What a [`NodeConnection`] of this thread met that a redis-rs error cannot carry.
+    static CAUSE: RefCell<Option<RedisCause>> = const { RefCell::new(None) };
 }
 
-/// How a timeout travels through redis-rs: as an error it does not retry. [`take_timeout`] turns
-/// it back into the timeout it was.
-fn timed_out() -> RedisError {
-    TIMED_OUT.with(|t| t.set(true));
-    RedisError::from((ErrorKind::Client, "no reply in time"))
+/// How a failure other than Redis's own travels through redis-rs: as an error it does not retry,
+/// whose text says what happened (redis-rs puts it into its own messages, such as the one about
+/// every seed failing). [`within`] turns it back into the cause it was.
+fn stash(cause: RedisCause) -> RedisError {
+    let err = RedisError::from((ErrorKind::Client, CAUSE_MARK, cause.to_string()));
+    CAUSE.with(|c| *c.borrow_mut() = Some(cause));
+    err
 }
 
-/// `err`, or the timeout it stands for (see [`timed_out`]).
-fn take_timeout(err: RedisError) -> RedisError {
-    if TIMED_OUT.with(|t| t.replace(false)) {
-        std::io::Error::new(std::io::ErrorKind::TimedOut, "no reply in time").into()
-    } else {
-        err
+/// Runs `f`, a call into redis-rs's cluster client, with node connections that take
+/// `max_reply_bytes` per reply. Its error means what [`meaning`] says.
+fn with_budget<T>(max_reply_bytes: usize, f: impl FnOnce() -> RedisResult<T>) -> RedisResult<T> {
+    CAUSE.with(|c| c.borrow_mut().take());
+    let outer = MAX_REPLY_BYTES.with(|m| m.replace(Some(max_reply_bytes)));
+    let result = f();
+    MAX_REPLY_BYTES.with(|m| m.set(outer));
+    result
+}
+
+/// What `err`, from the last call into redis-rs on this thread, means.
+fn meaning(err: RedisError) -> RedisCause {
+    match CAUSE.with(|c| c.borrow_mut().take()) {
+        // The error itself, not one of redis-rs's that quotes it (every seed failing).
+        Some(cause)
+            if err.kind() == ErrorKind::Client && err.to_string().starts_with(CAUSE_MARK) =>
+        {
+            cause
+        }
+        _ => RedisCause::Failed(err),
     }
 }
 
-/// What `err`, from a cluster connection whose commands get `read_timeout`, means.
-pub(crate) fn cause(err: RedisError, read_timeout: Duration) -> RedisCause {
-    if err.is_timeout() {
-        RedisCause::Timeout { read_timeout }
-    } else {
-        RedisCause::Failed(err)
-    }
+/// [`with_budget`], and what its error means.
+fn within<T>(max_reply_bytes: usize, f: impl FnOnce() -> RedisResult<T>) -> Result<T, RedisCause> {
+    with_budget(max_reply_bytes, f).map_err(meaning)
+}
+
+/// The reply budget of a node connection used now.
+fn current_max_reply_bytes() -> usize {
+    MAX_REPLY_BYTES
+        .with(Cell::get)
+        .unwrap_or_else(|| max_reply_bytes(Settings::default().max_data_bytes))
 }
 
 /// redis-rs's "No connections found" after a fresh start from the seeds means they answered but
 /// left it no node for the slot: say what that usually is.
-fn explain(err: RedisError) -> RedisError {
-    if err.kind() != ErrorKind::ClusterConnectionNotFound {
-        return err;
+fn explain(cause: RedisCause) -> RedisCause {
+    match cause {
+        RedisCause::Failed(err) if err.kind() == ErrorKind::ClusterConnectionNotFound => {
+            RedisCause::Failed(RedisError::from((
+                ErrorKind::ClusterConnectionNotFound,
+                "no cluster node serves this session's slot",
+                "the seeds answered but gave no slot map that covers it (are they cluster nodes, \
+                 with cluster-enabled yes, and are all 16384 slots assigned?)"
+                    .to_string(),
+            )))
+        }
+        other => other,
     }
-    RedisError::from((
-        ErrorKind::ClusterConnectionNotFound,
-        "no cluster node serves this session's slot",
-        "the seeds answered but gave no slot map that covers it (are they cluster nodes, with \
-         cluster-enabled yes, and are all 16384 slots assigned?)"
-            .to_string(),
-    ))
 }
 
 /// One node's connection inside a cluster connection (see the module documentation).
 pub struct NodeConnection {
-    inner: redis::Connection,
-    /// Timed out, failed, or carried an oversized reply: never used again.
+    inner: RedisConnection,
+    /// What redis-rs set last (it sets it through `&self`); applied before each command.
+    read_timeout: Cell<Duration>,
+    /// Carried a reply over [`crate::connection::MAX_REUSED_REPLY_BYTES`]: reconnected before its next use.
     retired: bool,
 }
 
 impl NodeConnection {
-    fn track<T>(
+    /// Runs `call` on the connection, with the read timeout and the reply budget in force now.
+    fn call<T>(
         &mut self,
-        result: RedisResult<T>,
-        size: impl FnOnce(&T) -> usize,
+        call: impl FnOnce(&mut RedisConnection) -> RedisResult<T>,
     ) -> RedisResult<T> {
-        match result {
+        if self.retired {
+            // "Dropped", which makes redis-rs reconnect.
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "connection retired after a large reply",
+            )
+            .into());
+        }
+        self.inner.set_read_timeout(self.read_timeout.get());
+        self.inner.set_max_reply_bytes(current_max_reply_bytes());
+        match call(&mut self.inner) {
             Ok(reply) => {
-                if size(&reply) > MAX_REUSED_REPLY_BYTES {
+                if !self.inner.reusable() {
                     self.retired = true;
                 }
                 Ok(reply)
             }
-            Err(err) if err.is_timeout() => {
-                self.retired = true;
-                Err(timed_out())
-            }
-            Err(err) => {
-                if err.is_io_error()
-                    || err.is_connection_dropped()
-                    || err.kind() == ErrorKind::Parse
-                {
-                    self.retired = true;
-                }
-                Err(err)
-            }
+            Err(err) => match self.inner.cause(err) {
+                RedisCause::Failed(err) => Err(err),
+                cause => Err(stash(cause)),
+            },
         }
-    }
-
-    /// What a retired connection answers: "dropped", which makes redis-rs reconnect.
-    fn retired_error() -> RedisError {
-        std::io::Error::new(
-            std::io::ErrorKind::NotConnected,
-            "connection retired after a timeout or a large reply",
-        )
-        .into()
     }
 }
 
 impl ConnectionLike for NodeConnection {
     fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
-        if self.retired {
-            return Err(Self::retired_error());
-        }
-        let result = self.inner.req_packed_command(cmd);
-        self.track(result, reply_size)
+        self.call(|conn| conn.req_packed_command(cmd))
     }
 
     fn req_packed_commands(
@@ -149,11 +172,7 @@ impl ConnectionLike for NodeConnection {
         offset: usize,
         count: usize,
     ) -> RedisResult<Vec<Value>> {
-        if self.retired {
-            return Err(Self::retired_error());
-        }
-        let result = self.inner.req_packed_commands(cmd, offset, count);
-        self.track(result, |replies| replies.iter().map(reply_size).sum())
+        self.call(|conn| conn.req_packed_commands(cmd, offset, count))
     }
 
     fn get_db(&self) -> i64 {
@@ -161,7 +180,10 @@ impl ConnectionLike for NodeConnection {
     }
 
     fn check_connection(&mut self) -> bool {
-        !self.retired && self.inner.check_connection()
+        !self.retired
+            && self
+                .call(|conn| Ok(conn.check_connection()))
+                .unwrap_or(false)
     }
 
     fn is_open(&self) -> bool {
@@ -169,48 +191,67 @@ impl ConnectionLike for NodeConnection {
     }
 }
 
+/// The node redis-rs asks for, as a one-Redis target.
+fn node_target(info: ConnectionInfo) -> RedisResult<RedisTarget> {
+    let (host, port, tls) = match info.addr() {
+        ConnectionAddr::Tcp(host, port) => (host.clone(), *port, false),
+        ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port, true),
+        other => {
+            return Err(RedisError::from((
+                ErrorKind::InvalidClientConfig,
+                "a cluster node that is not a TCP address",
+                other.to_string(),
+            )))
+        }
+    };
+    let settings = info.redis_settings();
+    Ok(RedisTarget {
+        endpoint: Endpoint::Tcp { host, port, tls },
+        username: settings.username().map(str::to_string),
+        password: settings.password().map(str::to_string),
+        database: settings.db(),
+        connect_timeout: None,
+        read_timeout: None,
+        // The server's certificate verified against the system's CAs, for the node's host.
+        tls: TlsOptions::default(),
+    })
+}
+
 impl Connect for NodeConnection {
     fn connect<T: IntoConnectionInfo>(info: T, timeout: Option<Duration>) -> RedisResult<Self> {
         STATS.connections_opened.incr();
-        let info: ConnectionInfo = info.into_connection_info()?;
-        let settings = info.redis_settings().clone().set_skip_set_lib_name();
-        let client = redis::Client::open(info.set_redis_settings(settings))?;
-        let connected = match timeout {
-            Some(timeout) => client.get_connection_with_timeout(timeout),
-            None => client.get_connection(),
-        };
-        match connected {
+        let target = node_target(info.into_connection_info()?)?;
+        // redis-rs always passes the cluster's connection timeout; it sets the read timeout next.
+        let timeout = timeout.unwrap_or(Duration::from_secs(1));
+        match crate::connection::connect(&target, timeout, timeout, current_max_reply_bytes()) {
             Ok(inner) => Ok(NodeConnection {
                 inner,
+                read_timeout: Cell::new(timeout),
                 retired: false,
             }),
-            Err(err) if err.is_timeout() => Err(timed_out()),
-            Err(err) => Err(err),
+            Err(RedisCause::Failed(err)) => Err(err),
+            Err(cause) => Err(stash(cause)),
         }
     }
 
     fn send_packed_command(&mut self, cmd: &[u8]) -> RedisResult<()> {
-        if self.retired {
-            return Err(Self::retired_error());
-        }
-        let result = self.inner.send_packed_command(cmd);
-        self.track(result, |_| 0)
+        self.call(|conn| conn.send_packed(cmd))
     }
 
-    fn set_write_timeout(&self, dur: Option<Duration>) -> RedisResult<()> {
-        self.inner.set_write_timeout(dur)
+    /// Sending gets the read timeout too, as every command of a `RedisConnection` does.
+    fn set_write_timeout(&self, _dur: Option<Duration>) -> RedisResult<()> {
+        Ok(())
     }
 
     fn set_read_timeout(&self, dur: Option<Duration>) -> RedisResult<()> {
-        self.inner.set_read_timeout(dur)
+        if let Some(dur) = dur {
+            self.read_timeout.set(dur);
+        }
+        Ok(())
     }
 
     fn recv_response(&mut self) -> RedisResult<Value> {
-        if self.retired {
-            return Err(Self::retired_error());
-        }
-        let result = self.inner.recv_response();
-        self.track(result, reply_size)
+        self.call(RedisConnection::receive_one)
     }
 }
 
@@ -228,6 +269,8 @@ struct Key {
 struct Shared {
     key: Key,
     client: ClusterClient,
+    /// What a node connection's replies may take (see `crate::connection`).
+    max_reply_bytes: usize,
 }
 
 /// A cheap handle to one cluster; building it never connects.
@@ -289,6 +332,7 @@ impl Cluster {
         target: &ClusterTarget,
         connect_timeout: Duration,
         read_timeout: Duration,
+        max_data_bytes: usize,
     ) -> Cluster {
         let scheme = if target.tls { "rediss" } else { "redis" };
         let seeds: Vec<String> = target
@@ -318,6 +362,7 @@ impl Cluster {
                 read_timeout,
             },
             client,
+            max_reply_bytes: max_reply_bytes(max_data_bytes),
         }))
     }
 
@@ -326,28 +371,14 @@ impl Cluster {
         Arc::as_ptr(&self.0) as usize
     }
 
-    /// What `err`, from [`Self::connect`], means.
-    fn connect_cause(&self, err: RedisError) -> RedisCause {
-        if err.is_timeout() {
-            RedisCause::ConnectTimeout {
-                stage: ConnectStage::Tcp,
-                connect_timeout: self.0.key.connect_timeout,
-            }
-        } else {
-            RedisCause::Failed(err)
-        }
-    }
-
     /// A new cluster connection: a seed that answers, its slot map, a connection to every node.
-    fn connect(&self) -> RedisResult<Connection> {
-        TIMED_OUT.with(|t| t.set(false));
-        self.0
-            .client
-            .get_generic_connection::<NodeConnection>()
-            .map_err(take_timeout)
+    fn connect(&self) -> Result<Connection, RedisCause> {
+        within(self.0.max_reply_bytes, || {
+            self.0.client.get_generic_connection::<NodeConnection>()
+        })
     }
 
-    fn checkout(&self) -> RedisResult<Checkout> {
+    fn checkout(&self) -> Result<Checkout, RedisCause> {
         let idle = with_idle(|clusters| {
             let position = clusters.iter().position(|(c, _)| c.key == self.0.key)?;
             let entry = clusters.remove(position);
@@ -407,30 +438,22 @@ impl Cluster {
         op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
         trip: &dyn Fn(),
     ) -> Result<T, RedisCause> {
-        self.run_once_more(op, trip)
-            .map_err(|err| cause(err, self.0.key.read_timeout))
-    }
-
-    fn run_once_more<T>(
-        &self,
-        op: &mut dyn FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
-        trip: &dyn Fn(),
-    ) -> RedisResult<T> {
+        let budget = self.0.max_reply_bytes;
         let mut conn = self.checkout()?;
         trip();
-        TIMED_OUT.with(|t| t.set(false));
-        let err = match op(&mut *conn) {
+        let cause = match within(budget, || op(&mut *conn)) {
             Ok(value) => {
                 self.keep(conn);
                 return Ok(value);
             }
-            Err(err) => take_timeout(err),
+            Err(cause) => cause,
         };
-        if !is_failover(&err) {
-            if !err.is_timeout() && conn.is_open() {
+        if !cause_is_failover(&cause) {
+            // A Redis error reply leaves the connection as good as it was.
+            if matches!(cause, RedisCause::Failed(_)) && conn.is_open() {
                 self.keep(conn);
             }
-            return Err(err);
+            return Err(cause);
         }
         drop(conn);
         STATS.reconnects.incr();
@@ -439,24 +462,66 @@ impl Cluster {
             pid: std::process::id(),
         };
         trip();
-        match op(&mut *fresh) {
+        match within(budget, || op(&mut *fresh)) {
             Ok(value) => {
                 self.keep(fresh);
                 Ok(value)
             }
-            Err(err) => Err(explain(take_timeout(err))),
+            Err(cause) => Err(explain(cause)),
         }
     }
 
     /// A cluster connection of the caller's own (the lease renewal thread's), with this read
     /// timeout.
-    pub fn dedicated(&self, read_timeout: Duration) -> Result<Connection, RedisCause> {
-        let timeouts = |conn: &Connection| {
-            conn.set_read_timeout(Some(read_timeout))?;
-            conn.set_write_timeout(Some(read_timeout))
-        };
-        let conn = self.connect().map_err(|err| self.connect_cause(err))?;
-        timeouts(&conn).map_err(|err| cause(err, read_timeout))?;
-        Ok(conn)
+    pub fn dedicated(&self, read_timeout: Duration) -> Result<Dedicated, RedisCause> {
+        let conn = self.connect()?;
+        conn.set_read_timeout(Some(read_timeout))
+            .map_err(RedisCause::Failed)?;
+        Ok(Dedicated {
+            conn,
+            max_reply_bytes: self.0.max_reply_bytes,
+        })
+    }
+}
+
+/// A cluster connection outside the idle ones (see [`Cluster::dedicated`]).
+pub struct Dedicated {
+    conn: Connection,
+    max_reply_bytes: usize,
+}
+
+impl Dedicated {
+    /// What `err`, the error of its last command, means.
+    pub fn cause(&mut self, err: RedisError) -> RedisCause {
+        meaning(err)
+    }
+}
+
+impl ConnectionLike for Dedicated {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> RedisResult<Value> {
+        with_budget(self.max_reply_bytes, || self.conn.req_packed_command(cmd))
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> RedisResult<Vec<Value>> {
+        with_budget(self.max_reply_bytes, || {
+            self.conn.req_packed_commands(cmd, offset, count)
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        0
+    }
+
+    fn check_connection(&mut self) -> bool {
+        with_budget(self.max_reply_bytes, || Ok(self.conn.check_connection())).unwrap_or(false)
+    }
+
+    fn is_open(&self) -> bool {
+        self.conn.is_open()
     }
 }

@@ -559,9 +559,12 @@ impl Backend {
                 read_timeout,
                 max_data_bytes,
             )),
-            Topology::Cluster(target) => {
-                Backend::Cluster(cluster::Cluster::new(target, connect_timeout, read_timeout))
-            }
+            Topology::Cluster(target) => Backend::Cluster(cluster::Cluster::new(
+                target,
+                connect_timeout,
+                read_timeout,
+                max_data_bytes,
+            )),
             Topology::Sentinel(target) => Backend::Sentinel(sentinel::Sentinel::new(
                 target,
                 connect_timeout,
@@ -604,10 +607,7 @@ impl Backend {
         Ok(match self {
             Backend::Standalone(pool) => Dedicated::One(pool.dedicated(read_timeout)?),
             Backend::Sentinel(sentinel) => Dedicated::One(sentinel.dedicated(read_timeout)?),
-            Backend::Cluster(cluster) => Dedicated::Cluster {
-                conn: Box::new(cluster.dedicated(read_timeout)?),
-                read_timeout,
-            },
+            Backend::Cluster(cluster) => Dedicated::Cluster(cluster.dedicated(read_timeout)?),
         })
     }
 
@@ -661,17 +661,14 @@ fn op_on<T>(
 /// A connection outside the pools (see [`Backend::dedicated`]).
 pub enum Dedicated {
     One(RedisConnection),
-    Cluster {
-        conn: Box<cluster::Connection>,
-        read_timeout: Duration,
-    },
+    Cluster(cluster::Dedicated),
 }
 
 impl Dedicated {
     fn conn(&mut self) -> &mut dyn ConnectionLike {
         match self {
             Dedicated::One(conn) => conn,
-            Dedicated::Cluster { conn, .. } => &mut **conn,
+            Dedicated::Cluster(conn) => conn,
         }
     }
 
@@ -679,7 +676,7 @@ impl Dedicated {
     pub fn cause(&mut self, err: RedisError) -> RedisCause {
         match self {
             Dedicated::One(conn) => conn.cause(err),
-            Dedicated::Cluster { read_timeout, .. } => cluster::cause(err, *read_timeout),
+            Dedicated::Cluster(conn) => conn.cause(err),
         }
     }
 }
@@ -701,7 +698,7 @@ impl ConnectionLike for Dedicated {
     fn get_db(&self) -> i64 {
         match self {
             Dedicated::One(conn) => conn.get_db(),
-            Dedicated::Cluster { conn, .. } => conn.get_db(),
+            Dedicated::Cluster(conn) => conn.get_db(),
         }
     }
 
@@ -712,7 +709,7 @@ impl ConnectionLike for Dedicated {
     fn is_open(&self) -> bool {
         match self {
             Dedicated::One(conn) => conn.is_open(),
-            Dedicated::Cluster { conn, .. } => conn.is_open(),
+            Dedicated::Cluster(conn) => conn.is_open(),
         }
     }
 }
