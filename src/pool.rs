@@ -73,8 +73,9 @@ struct PoolKey {
 }
 
 /// Idle connections `C` by target `K`, within the bounds of the module documentation. Targets are
-/// in order of use, the least recently used first.
-struct Idle<K, C> {
+/// in order of use, the least recently used first. A cluster's connections are kept the same way
+/// (`topology::cluster`).
+pub(crate) struct Idle<K, C> {
     pools: Vec<(K, Vec<C>)>,
 }
 
@@ -92,14 +93,14 @@ impl<K: PartialEq, C> Idle<K, C> {
     }
 
     /// The most recently kept idle connection to `key`.
-    fn take(&mut self, key: &K) -> Option<C> {
+    pub(crate) fn take(&mut self, key: &K) -> Option<C> {
         self.touch(key)?.pop()
     }
 
     /// Keeps `conn` idle for `key`. Returns what the bounds leave out, to be closed: `conn`
     /// itself when `key` has enough spare ones, else the least recently used target beyond
     /// [`MAX_POOLS`] and the oldest connections of the least recently used ones beyond [`MAX_IDLE`].
-    fn put(&mut self, key: K, conn: C) -> Vec<C> {
+    pub(crate) fn put(&mut self, key: K, conn: C) -> Vec<C> {
         let conns = match self.touch(&key) {
             Some(conns) => conns,
             None => {
@@ -130,18 +131,19 @@ impl<K: PartialEq, C> Idle<K, C> {
 }
 
 /// The idle connections of the process `pid`.
-struct ProcessIdle {
+pub(crate) struct ProcessIdle<K, C> {
     pid: u32,
-    idle: Idle<Arc<PoolKey>, RedisConnection>,
+    idle: Idle<K, C>,
 }
 
-static IDLE: Mutex<Option<ProcessIdle>> = Mutex::new(None);
-
-/// Runs `f` on this process's idle connections. Those inherited through fork are forgotten
-/// first: the parent still owns their sockets.
-fn with_idle<T>(f: impl FnOnce(&mut Idle<Arc<PoolKey>, RedisConnection>) -> T) -> T {
+/// Runs `f` on this process's idle connections in `slot`. Those inherited through fork are
+/// forgotten first: the parent still owns their sockets.
+pub(crate) fn with_process_idle<K: PartialEq, C, T>(
+    slot: &Mutex<Option<ProcessIdle<K, C>>>,
+    f: impl FnOnce(&mut Idle<K, C>) -> T,
+) -> T {
     let pid = std::process::id();
-    let mut guard = IDLE.lock();
+    let mut guard = slot.lock();
     if guard.as_ref().is_some_and(|process| process.pid != pid) {
         std::mem::forget(guard.take());
     }
@@ -150,6 +152,12 @@ fn with_idle<T>(f: impl FnOnce(&mut Idle<Arc<PoolKey>, RedisConnection>) -> T) -
         idle: Idle::new(),
     });
     f(&mut process.idle)
+}
+
+static IDLE: Mutex<Option<ProcessIdle<Arc<PoolKey>, RedisConnection>>> = Mutex::new(None);
+
+fn with_idle<T>(f: impl FnOnce(&mut Idle<Arc<PoolKey>, RedisConnection>) -> T) -> T {
+    with_process_idle(&IDLE, f)
 }
 
 /// What this process keeps: for tests and diagnostics.

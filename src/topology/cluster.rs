@@ -37,6 +37,7 @@ use super::{cause_is_failover, ClusterTarget};
 use crate::config::{Endpoint, RedisTarget, Settings, TlsOptions};
 use crate::connection::{max_reply_bytes, RedisConnection};
 use crate::error::RedisCause;
+use crate::pool::{with_process_idle, Idle, ProcessIdle};
 use crate::stats::STATS;
 
 /// redis-rs's retries within one call (redirects, `TRYAGAIN` while a slot migrates, a reconnect):
@@ -44,11 +45,6 @@ use crate::stats::STATS;
 const RETRIES: u32 = 5;
 const MIN_RETRY_WAIT_MS: u64 = 10;
 const MAX_RETRY_WAIT_MS: u64 = 200;
-
-/// Idle cluster connections a process keeps per cluster (a PHP worker uses one at a time; ZTS
-/// threads one each), and clusters it keeps them for.
-const MAX_IDLE_PER_CLUSTER: usize = 4;
-const MAX_CLUSTERS: usize = 4;
 
 /// How the error that stands for a [`RedisCause`] inside redis-rs begins.
 const CAUSE_MARK: &str = "rustredis connection";
@@ -267,7 +263,7 @@ struct Key {
 }
 
 struct Shared {
-    key: Key,
+    key: Arc<Key>,
     client: ClusterClient,
     /// What a node connection's replies may take (see `crate::connection`).
     max_reply_bytes: usize,
@@ -277,26 +273,12 @@ struct Shared {
 #[derive(Clone)]
 pub struct Cluster(Arc<Shared>);
 
-/// The idle cluster connections of the process `pid`, the least recently used cluster first.
-struct ProcessIdle {
-    pid: u32,
-    clusters: Vec<(Arc<Shared>, Vec<Connection>)>,
-}
+/// The idle cluster connections of this process, kept within `crate::pool`'s bounds (a PHP worker
+/// uses one at a time, ZTS threads one each): at most 4 per cluster and 16 in all.
+static IDLE: Mutex<Option<ProcessIdle<Arc<Key>, Connection>>> = Mutex::new(None);
 
-static IDLE: Mutex<Option<ProcessIdle>> = Mutex::new(None);
-
-fn with_idle<T>(f: impl FnOnce(&mut Vec<(Arc<Shared>, Vec<Connection>)>) -> T) -> T {
-    let pid = std::process::id();
-    let mut guard = IDLE.lock();
-    if guard.as_ref().is_some_and(|idle| idle.pid != pid) {
-        // Inherited through fork: the parent still owns these sockets.
-        std::mem::forget(guard.take());
-    }
-    let idle = guard.get_or_insert_with(|| ProcessIdle {
-        pid,
-        clusters: Vec::new(),
-    });
-    f(&mut idle.clusters)
+fn with_idle<T>(f: impl FnOnce(&mut Idle<Arc<Key>, Connection>) -> T) -> T {
+    with_process_idle(&IDLE, f)
 }
 
 /// A cluster connection on loan; [`Checkout::keep`] gives it back to the idle ones.
@@ -356,11 +338,11 @@ impl Cluster {
             .build()
             .expect("seeds from a parsed save_path always make a cluster client");
         Cluster(Arc::new(Shared {
-            key: Key {
+            key: Arc::new(Key {
                 target: target.clone(),
                 connect_timeout,
                 read_timeout,
-            },
+            }),
             client,
             max_reply_bytes: max_reply_bytes(max_data_bytes),
         }))
@@ -379,12 +361,7 @@ impl Cluster {
     }
 
     fn checkout(&self) -> Result<Checkout, RedisCause> {
-        let idle = with_idle(|clusters| {
-            let position = clusters.iter().position(|(c, _)| c.key == self.0.key)?;
-            let entry = clusters.remove(position);
-            clusters.push(entry);
-            clusters.last_mut().and_then(|(_, conns)| conns.pop())
-        });
+        let idle = with_idle(|idle| idle.take(&self.0.key));
         let conn = match idle {
             Some(conn) => conn,
             None => self.connect()?,
@@ -403,30 +380,7 @@ impl Cluster {
             std::mem::forget(conn);
             return;
         }
-        let closed = with_idle(|clusters| {
-            let position = clusters.iter().position(|(c, _)| c.key == self.0.key);
-            let conns = match position {
-                Some(position) => {
-                    let entry = clusters.remove(position);
-                    clusters.push(entry);
-                    &mut clusters.last_mut().expect("just pushed").1
-                }
-                None => {
-                    clusters.push((Arc::clone(&self.0), Vec::new()));
-                    &mut clusters.last_mut().expect("just pushed").1
-                }
-            };
-            let mut closed = Vec::new();
-            if conns.len() < MAX_IDLE_PER_CLUSTER {
-                conns.push(conn);
-            } else {
-                closed.push(conn);
-            }
-            while clusters.len() > MAX_CLUSTERS {
-                closed.extend(clusters.remove(0).1);
-            }
-            closed
-        });
+        let closed = with_idle(|idle| idle.put(Arc::clone(&self.0.key), conn));
         // Closed once the lock is released.
         drop(closed);
     }
