@@ -40,8 +40,8 @@ pub use crate::error::{LostBecause, RedisCause, SessionError, SessionResult, War
 use crate::keys::{is_valid_session_id, KeyLayout, SessionKeys};
 use crate::lease::{Lease, LeaseState};
 use crate::protocol::{
-    wait_while_held, Acquired, Backoff, Connections, HolderContext, LockToken,
-    Owned, SessionStore, Waited, Which,
+    wait_while_held, Acquired, Backoff, Connections, HolderContext, LockToken, Owned, SessionStore,
+    Waited, Which,
 };
 use crate::stats::STATS;
 use crate::topology::{Backend, Failure, Location};
