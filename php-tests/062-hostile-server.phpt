@@ -57,7 +57,7 @@ pipeline/intbytes: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire a
 pipeline/nestederror: Redis at tcp://127.0.0.1:PORT failed: Pipeline failure: [(Index 1, error: ResponseError: nested)]
 pipeline/double: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, double, int 2000, bulk(60 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 pipeline/short: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, [], int 2000, bulk(60 bytes)] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
-pipeline/stray: Redis at tcp://127.0.0.1:PORT failed: the pipelined acquire answered [status OK, status OK, nil, int 2000] (not a reply Redis gives to rustredis; is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
+pipeline/stray: Redis at tcp://127.0.0.1:PORT failed: more bytes arrived than the 4 replies asked for (a stray reply: is session.save_path a Redis server, or is something between rustredis and Redis?); the connection was closed
 pipeline/silence: Redis at tcp://127.0.0.1:PORT failed: no complete reply within 500 ms (rustredis.read_timeout_ms, or read_timeout in session.save_path)
 acquire/garbage: Redis at tcp://127.0.0.1:PORT failed: unreadable reply, not RESP (Parse error at 1; Unexpected `2`; Unexpected `1`); the connection was closed
 acquire/truncated: Redis at tcp://127.0.0.1:PORT failed: the connection was closed or reset before a complete reply arrived (unexpected end of file)
