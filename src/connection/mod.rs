@@ -250,6 +250,16 @@ impl Read for Incoming<'_> {
     }
 }
 
+/// What may follow the replies a read asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rest {
+    /// Nothing: bytes beyond them are a stray reply (the connection is out of step).
+    None,
+    /// The replies of the rest of a pipeline sent whole (redis-rs's cluster client reads them
+    /// one at a time).
+    MayFollow,
+}
+
 /// How long one exchange may take.
 #[derive(Debug, Clone, Copy)]
 enum Within {
@@ -423,7 +433,7 @@ impl RedisConnection {
     /// Sends `cmd` and reads `count` replies, within `within`.
     fn exchange(&mut self, cmd: &[u8], count: usize, within: Within) -> RedisResult<Vec<Value>> {
         self.send(cmd, within)?;
-        self.receive(count, within)
+        self.receive(count, within, Rest::None)
     }
 
     /// An error unless the connection may still be used.
@@ -453,8 +463,8 @@ impl RedisConnection {
         Ok(())
     }
 
-    /// Reads `count` replies, within `within`.
-    fn receive(&mut self, count: usize, within: Within) -> RedisResult<Vec<Value>> {
+    /// Reads `count` replies, within `within`; `rest` says whether more may follow them.
+    fn receive(&mut self, count: usize, within: Within, rest: Rest) -> RedisResult<Vec<Value>> {
         self.usable()?;
         self.transport.set_deadline(within.deadline());
         let mut incoming = Incoming {
@@ -483,7 +493,8 @@ impl RedisConnection {
         }
         // Bytes read beyond the replies asked for: the server answered more than was asked (a
         // stray reply), so the replies read may not be the answers to this command either.
-        if incoming.scanner.take_replies() > parsed || incoming.scanner.mid_reply() {
+        let beyond = incoming.scanner.take_replies() > parsed || incoming.scanner.mid_reply();
+        if beyond && rest == Rest::None {
             let err = RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,
                 "malformed reply",
@@ -563,7 +574,8 @@ impl RedisConnection {
 
     /// Reads one reply of what [`Self::send_packed`] sent, within the read timeout.
     pub fn receive_one(&mut self) -> RedisResult<Value> {
-        let mut replies = self.receive(1, Within::Each(self.read_timeout))?;
+        // More replies of the same pipeline may already be here: they are read next.
+        let mut replies = self.receive(1, Within::Each(self.read_timeout), Rest::MayFollow)?;
         Ok(replies.pop().expect("one reply was read"))
     }
 
