@@ -669,7 +669,7 @@ impl SessionHandler {
                 ..
             } => true,
             SessionError::Redis {
-                cause: RedisCause::Failed(err),
+                cause: RedisCause::Failed(err) | RedisCause::Dropped(err),
                 ..
             } => self.redis.backend.fails_over() && crate::topology::is_failover(err),
             _ => false,

@@ -84,7 +84,7 @@ fn meaning(err: RedisError) -> RedisCause {
         {
             cause
         }
-        _ => RedisCause::Failed(err),
+        _ => RedisCause::of(err),
     }
 }
 
@@ -149,8 +149,10 @@ impl NodeConnection {
                 }
                 Ok(reply)
             }
+            // A dropped connection goes back to redis-rs as it is: it reconnects, and refreshes
+            // the slots after a failover.
             Err(err) => match self.inner.cause(err) {
-                RedisCause::Failed(err) => Err(err),
+                RedisCause::Failed(err) | RedisCause::Dropped(err) => Err(err),
                 cause => Err(stash(cause)),
             },
         }
@@ -225,7 +227,7 @@ impl Connect for NodeConnection {
                 read_timeout: Cell::new(timeout),
                 retired: false,
             }),
-            Err(RedisCause::Failed(err)) => Err(err),
+            Err(RedisCause::Failed(err) | RedisCause::Dropped(err)) => Err(err),
             Err(cause) => Err(stash(cause)),
         }
     }

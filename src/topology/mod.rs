@@ -510,7 +510,7 @@ pub(crate) fn is_failover(err: &RedisError) -> bool {
 
 /// Whether `cause` is a failure [`is_failover`] names.
 pub(crate) fn cause_is_failover(cause: &RedisCause) -> bool {
-    matches!(cause, RedisCause::Failed(err) if is_failover(err))
+    matches!(cause, RedisCause::Failed(err) | RedisCause::Dropped(err) if is_failover(err))
 }
 
 /// Whether `cause` is a connect or a command running out of time.
