@@ -10,6 +10,9 @@
 #   RR_PHP_FPM=/usr/sbin/php-fpm8.4       its php-fpm (default: the one of PHP's version)
 #   RR_REDIS_SERVER=valkey-server         the server binary (default redis-server)
 #   CARGO_TARGET_DIR                      where cargo builds (one per PHP version)
+#   RR_TOPOLOGIES=standalone              only the one-Redis suite: no Cluster, no Sentinel, and
+#                                         the Cluster/Sentinel phpts (08*, 09*) not run; the
+#                                         summary says so (default: all)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -17,6 +20,11 @@ cd "$(dirname "$0")/.."
 source scripts/lib-servers.sh
 
 RR_REDIS_SERVER=${RR_REDIS_SERVER:-redis-server}
+RR_TOPOLOGIES=${RR_TOPOLOGIES:-all}
+case "$RR_TOPOLOGIES" in
+  all | standalone) ;;
+  *) rr_die "RR_TOPOLOGIES is all or standalone, not '$RR_TOPOLOGIES'" ;;
+esac
 if [ "${RR_NO_INSTALL:-0}" != 1 ]; then
   rr_ensure_packages "${RR_TEST_PACKAGES[@]}"
 fi
@@ -46,16 +54,20 @@ export RUSTREDIS_EXT="$EXT" RUSTREDIS_REDIS_SERVER="$RR_REDIS_SERVER" RUSTREDIS_
 echo "redis on $RUSTREDIS_TEST_REDIS"
 # A Redis Cluster (3 masters, 3 replicas) and a Sentinel set (master, replica, 3 Sentinels), for
 # the cluster and Sentinel tests and the second and third runs of the core tests below.
-rr_start_cluster
-rr_start_sentinel
-RUSTREDIS_TEST_CLUSTER=$(rr_cluster_save_path)
-RUSTREDIS_TEST_CLUSTER_URL=$(rr_cluster_url)
-RUSTREDIS_TEST_SENTINEL=$(rr_sentinel_url)
-export RUSTREDIS_TEST_CLUSTER RUSTREDIS_TEST_CLUSTER_URL RUSTREDIS_TEST_SENTINEL
 # The failover tests (php-tests/09*) write what they measured here; it is shown at the end.
 export RUSTREDIS_FAILOVER_REPORT="$RR_TMP/failover-report.txt"
-echo "cluster: $RUSTREDIS_TEST_CLUSTER"
-echo "sentinel: $RUSTREDIS_TEST_SENTINEL"
+TOPOLOGIES=()
+if [ "$RR_TOPOLOGIES" = all ]; then
+  TOPOLOGIES=(cluster sentinel)
+  rr_start_cluster
+  rr_start_sentinel
+  RUSTREDIS_TEST_CLUSTER=$(rr_cluster_save_path)
+  RUSTREDIS_TEST_CLUSTER_URL=$(rr_cluster_url)
+  RUSTREDIS_TEST_SENTINEL=$(rr_sentinel_url)
+  export RUSTREDIS_TEST_CLUSTER RUSTREDIS_TEST_CLUSTER_URL RUSTREDIS_TEST_SENTINEL
+  echo "cluster: $RUSTREDIS_TEST_CLUSTER"
+  echo "sentinel: $RUSTREDIS_TEST_SENTINEL"
+fi
 
 echo "== cargo test"
 # The dev profile: the release profile's LTO made compiling the test binaries most of this
@@ -73,12 +85,18 @@ run_phpt() {
   NO_INTERACTION=1 TEST_PHP_EXECUTABLE=$PHP_BIN "$PHP_BIN" -n "$RUN_TESTS" -n -P -q -j2 --set-timeout 300 --show-diff \
     -d "extension=$EXT" "$@" 2>&1
 }
-run_phpt php-tests/ | tee "$RR_TMP/phpt.log"
+if [ "$RR_TOPOLOGIES" = all ]; then
+  run_phpt php-tests/ | tee "$RR_TMP/phpt.log"
+else
+  # Everything but the Cluster and Sentinel tests, which need the servers not started here.
+  run_phpt $(ls php-tests/*.phpt | grep -v '^php-tests/0[89]') | tee "$RR_TMP/phpt.log"
+fi
+: >"$RR_TMP/phpt-topologies.log"
 # The core cases once more on the cluster and on the Sentinel master (common.inc reads
 # RUSTREDIS_TEST_TOPOLOGY): locking, 20 parallel increments, read_and_close, optimistic writes,
 # strict mode, regenerate and destroy, lost locks.
 CORE_PHPT=(001 003 004 005 006 007 017 020 021)
-for topology in cluster sentinel; do
+for topology in "${TOPOLOGIES[@]}"; do
   echo "== phpt, core cases on $topology"
   files=()
   for n in "${CORE_PHPT[@]}"; do files+=(php-tests/"$n"-*.phpt); done
@@ -99,7 +117,7 @@ count() {
 passed=$(count passed); failed=$(count failed); skipped=$(count skipped); borked=$(count borked); warned=$(count warned)
 # Every run reports its counts; a run that reported none (it crashed) counts as failed.
 runs=$(grep -c '^Tests passed' "$RR_TMP/phpt.log" "$RR_TMP/phpt-topologies.log" | awk -F: '{ n += $2 } END { print n + 0 }')
-[ "$runs" -eq 3 ] || failed=$((failed + 1))
+[ "$runs" -eq $((1 + ${#TOPOLOGIES[@]})) ] || failed=$((failed + 1))
 if [ -s "$RUSTREDIS_FAILOVER_REPORT" ]; then
   echo "== failovers (acknowledged writes, and how many of them the failover lost)"
   cat "$RUSTREDIS_FAILOVER_REPORT"
@@ -107,6 +125,9 @@ fi
 bad=$((failed + skipped + borked + warned))
 echo "phpt: skipped $skipped, borked $borked, warned (passed only on retry) $warned; each counts as failed"
 echo "phpt: $passed passed, $bad failed"
+if [ "$RR_TOPOLOGIES" = standalone ]; then
+  echo "phpt: one Redis only (RR_TOPOLOGIES=standalone): no Cluster or Sentinel test ran here"
+fi
 if [ "$passed" -eq 0 ] || [ "$bad" -ne 0 ] || [ "$embed_ok" -ne 1 ]; then
   exit 1
 fi
