@@ -28,10 +28,11 @@ foreach ([0, 1] as $replicas) {
                 }
             } elseif ($promoted_at === null) {
                 try {
-                    if (rr_sentinel_master(true) !== $victim) {
+                    $master = rr_sentinel_master(true);
+                    if ($master !== $victim) {
                         $promoted_at = $t;
-                        // The old master comes back; the Sentinels make it the new one's replica.
-                        fo_restart($servers, $info);
+                        // The old master comes back, as the new one's replica.
+                        fo_restart($servers, $info, $master);
                     }
                 } catch (RuntimeException $e) {
                 }
