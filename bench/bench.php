@@ -159,6 +159,84 @@ function run_cycles(string $config, string $pattern, string $sid, int $cycles, i
     return $result;
 }
 
+/**
+ * µs per CLI session cycle of each [configuration, pattern] of $cases, in $opt['runs'] rounds that
+ * each run every case once, so a slow spell of the machine hits them all alike. One row per case:
+ * the median, each round's figure, whether the counter counted every cycle, warnings.
+ */
+function cycle_rounds(array $cases, string $tag, array $opt, callable $label): array
+{
+    $results = [];
+    for ($round = 0; $round < $opt['runs']; $round++) {
+        foreach ($cases as $k => [$config, $pattern]) {
+            $results[$k][] = run_cycles($config, $pattern, rr_new_session_id($tag), $opt['cycles'], 1, 60);
+        }
+    }
+    $rows = [];
+    foreach ($cases as $k => [$config, $pattern]) {
+        $us = array_merge(...array_column($results[$k], 'us'));
+        $rows[] = [
+            'config' => $config,
+            'pattern' => $pattern,
+            'median_us' => median($us),
+            'us' => $us,
+            // Fresh session each round: the counter must equal that round's 20 warm-up + measured cycles.
+            'counter_ok' => array_reduce($results[$k], fn ($ok, $r) => $ok && $r['counter'] === $r['cycles'] + 20, true),
+            'warnings' => array_sum(array_column($results[$k], 'warnings')),
+        ];
+        say(sprintf('   %-45s %.1f µs (runs: %s)', $label($config, $pattern), median($us), implode(' ', array_map(fn ($x) => round($x, 1), $us))));
+    }
+    return $rows;
+}
+
+/** Starts redis-cli MONITOR on each of $ports, each into a temp file; returns them once they run. */
+function monitor_start(array $ports): array
+{
+    $monitors = [];
+    foreach ($ports as $port) {
+        $log = tempnam(sys_get_temp_dir(), 'monitor');
+        $monitor = proc_open(['redis-cli', '-p', (string) $port, 'monitor'], [1 => ['file', $log, 'w'], 2 => ['file', '/dev/null', 'w']], $pipes);
+        for ($i = 0; $i < 100 && !str_contains((string) file_get_contents($log), 'OK'); $i++) {
+            usleep(20000);
+        }
+        $monitors[] = [$monitor, $log];
+    }
+    return $monitors;
+}
+
+/**
+ * Stops the MONITORs of monitor_start(); returns what they saw: [client commands by name, client
+ * commands, commands run inside Lua], leaving out the clients at the addresses $skip.
+ */
+function monitor_stop(array $monitors, array $skip = []): array
+{
+    usleep(300000);
+    $by_command = [];
+    $client = 0;
+    $lua = 0;
+    foreach ($monitors as [$monitor, $log]) {
+        proc_terminate($monitor);
+        proc_close($monitor);
+        foreach (file($log) ?: [] as $line) {
+            if (!preg_match('/^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/', $line, $m)) {
+                continue;
+            }
+            if (in_array($m[1], $skip, true)) {
+                continue;
+            }
+            if ($m[1] === 'lua') {
+                $lua++;
+                continue;
+            }
+            $client++;
+            $cmd = strtoupper($m[2]);
+            $by_command[$cmd] = ($by_command[$cmd] ?? 0) + 1;
+        }
+        unlink($log);
+    }
+    return [$by_command, $client, $lua];
+}
+
 $configs = rr_configs();
 $label = fn (string $config, string $pattern = '') => $configs[$config]['label'] . ($pattern === 'rac' ? ', read_and_close' : '');
 $R = [
@@ -187,11 +265,7 @@ foreach ($rt_cases as [$config, $pattern]) {
     for ($i = 0; $i < 30; $i++) {
         rr_http_get($http, $path, $cookie);
     }
-    $log = tempnam(sys_get_temp_dir(), 'monitor');
-    $monitor = proc_open(['redis-cli', '-p', (string) $redis_port, 'monitor'], [1 => ['file', $log, 'w'], 2 => ['file', '/dev/null', 'w']], $pipes);
-    for ($i = 0; $i < 100 && !str_contains((string) file_get_contents($log), 'OK'); $i++) {
-        usleep(20000);
-    }
+    $monitors = monitor_start([$redis_port]);
     $bad = 0;
     // Round trips as Redis counts them: reads of client input it processed (a pipeline is one).
     $reads = fn () => (int) (preg_match('/total_reads_processed:(\d+)/', redis_cmd('INFO', 'stats'), $m) ? $m[1] : 0);
@@ -203,25 +277,7 @@ foreach ($rt_cases as [$config, $pattern]) {
     // Less the INFO that read it, and the close of the redis-cli that read it before (run 2026-12-01
     // counted that close in the window: 2.05 and 1.05).
     $trips = $reads() - $reads_before - 2;
-    usleep(300000);
-    proc_terminate($monitor);
-    proc_close($monitor);
-    $by_command = [];
-    $client = 0;
-    $lua = 0;
-    foreach (file($log) ?: [] as $line) {
-        if (!preg_match('/^\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/', $line, $m)) {
-            continue;
-        }
-        if ($m[1] === 'lua') {
-            $lua++;
-            continue;
-        }
-        $client++;
-        $cmd = strtoupper($m[2]);
-        $by_command[$cmd] = ($by_command[$cmd] ?? 0) + 1;
-    }
-    unlink($log);
+    [$by_command, $client, $lua] = monitor_stop($monitors);
     $n = $opt['rt_requests'];
     $R['roundtrips'][] = [
         'config' => $config,
@@ -248,42 +304,13 @@ $cycle_cases = [
     ['rr-locked', ''], ['rr-off', ''], ['rr-optimistic', ''],
     ['phpredis-off', 'rac'], ['phpredis-lock', 'rac'], ['rr-locked', 'rac'],
 ];
-// Rounds, each running every configuration once, so a slow spell of the machine hits them all alike.
-$cycle_results = [];
-for ($round = 0; $round < $opt['runs']; $round++) {
-    foreach ($cycle_cases as $k => [$config, $pattern]) {
-        $cycle_results[$k][] = run_cycles($config, $pattern, rr_new_session_id('cy'), $opt['cycles'], 1, 60);
-    }
-}
-foreach ($cycle_cases as $k => [$config, $pattern]) {
-    $us = array_merge(...array_column($cycle_results[$k], 'us'));
-    $R['cycles'][] = [
-        'config' => $config,
-        'pattern' => $pattern,
-        'median_us' => median($us),
-        'us' => $us,
-        // Fresh session each round: the counter must equal that round's 20 warm-up + measured cycles.
-        'counter_ok' => array_reduce($cycle_results[$k], fn ($ok, $r) => $ok && $r['counter'] === $r['cycles'] + 20, true),
-        'warnings' => array_sum(array_column($cycle_results[$k], 'warnings')),
-    ];
-    say(sprintf('   %-45s %.1f µs (runs: %s)', $label($config, $pattern), median($us), implode(' ', array_map(fn ($x) => round($x, 1), $us))));
-}
+$R['cycles'] = cycle_rounds($cycle_cases, 'cy', $opt, $label);
 
 // The same, unpinned (php and Redis wherever the scheduler puts them), for the main rows.
 pin(false);
 say('   unpinned:');
 $unpinned_cases = [['phpredis-off', ''], ['phpredis-off-p', ''], ['rr-locked', ''], ['rr-off', ''], ['rr-optimistic', ''], ['rr-locked', 'rac']];
-$unpinned = [];
-for ($round = 0; $round < $opt['runs']; $round++) {
-    foreach ($unpinned_cases as $k => [$config, $pattern]) {
-        $unpinned[$k][] = run_cycles($config, $pattern, rr_new_session_id('cu'), $opt['cycles'], 1, 60);
-    }
-}
-foreach ($unpinned_cases as $k => [$config, $pattern]) {
-    $us = array_merge(...array_column($unpinned[$k], 'us'));
-    $R['cycles_unpinned'][] = ['config' => $config, 'pattern' => $pattern, 'median_us' => median($us), 'us' => $us];
-    say(sprintf('   %-45s %.1f µs (runs: %s)', $label($config, $pattern), median($us), implode(' ', array_map(fn ($x) => round($x, 1), $us))));
-}
+$R['cycles_unpinned'] = cycle_rounds($unpinned_cases, 'cu', $opt, $label);
 endif;
 
 // ---------------------------------------------------------------------------------------------
@@ -325,6 +352,45 @@ function run_wrk(int $port, string $path, int $seconds, int $connections): array
     return $result;
 }
 
+/**
+ * php-fpm throughput of each [configuration, pattern] of $cases: several short passes over every
+ * case instead of one long run each, so a busy spell of the machine hits all of them alike; the
+ * report takes medians over the passes and pairs ratios within a pass. $flush() empties the
+ * servers before each run, $sessions() counts the sessions they hold after it.
+ */
+function wrk_rows(array $cases, int $http, array $opt, callable $label, callable $flush, callable $sessions): array
+{
+    $passes = $opt['wrk_passes'];
+    $pass_seconds = max(1, intdiv($opt['wrk_seconds'], $passes));
+    $results = [];
+    for ($pass = 0; $pass < $passes; $pass++) {
+        foreach ($cases as $k => [$config, $pattern]) {
+            $flush();
+            $path = $pattern === 'rac' ? "/state.php?do=show&c=$config" : "/ajax.php?c=$config&ms=0&op=inc";
+            if ($pass === 0) {
+                run_wrk($http, $path, 1, $opt['wrk_connections']); // warm-up: workers, connections
+            }
+            $results[$k][] = run_wrk($http, $path, $pass_seconds, $opt['wrk_connections']) + ['sessions_in_redis' => $sessions()];
+        }
+    }
+    $rows = [];
+    foreach ($cases as $k => [$config, $pattern]) {
+        $runs = $results[$k];
+        $result = [
+            'rps' => median(array_column($runs, 'rps')),
+            'p50_ms' => median(array_column($runs, 'p50_ms')),
+            'p99_ms' => median(array_column($runs, 'p99_ms')),
+            'requests' => array_sum(array_column($runs, 'requests')),
+            'errors' => array_sum(array_column($runs, 'errors')),
+            'non2xx' => array_sum(array_column($runs, 'non2xx')),
+            'passes' => $runs,
+        ];
+        $rows[] = ['config' => $config, 'pattern' => $pattern] + $result;
+        say(sprintf('   %-45s %7.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d non-2xx %d  (passes: %s)', $label($config, $pattern), $result['rps'], $result['p50_ms'], $result['p99_ms'], $result['errors'], $result['non2xx'], implode(' ', array_map(fn ($r) => round((float) $r['rps']), $runs))));
+    }
+    return $rows;
+}
+
 if (want(3)):
 say("== 3/8 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
 
@@ -333,36 +399,7 @@ $wrk_cases = [
     ['rr-locked', ''], ['rr-off', ''], ['rr-optimistic', ''],
     ['phpredis-off', 'rac'], ['rr-locked', 'rac'],
 ];
-// Several short passes over every configuration instead of one long run each, so a busy spell of
-// the machine hits all configurations alike; the report takes medians over the passes and pairs
-// ratios within a pass.
-$passes = $opt['wrk_passes'];
-$pass_seconds = max(1, intdiv($opt['wrk_seconds'], $passes));
-$wrk_results = [];
-for ($pass = 0; $pass < $passes; $pass++) {
-    foreach ($wrk_cases as $k => [$config, $pattern]) {
-        redis_cmd('FLUSHALL');
-        $path = $pattern === 'rac' ? "/state.php?do=show&c=$config" : "/ajax.php?c=$config&ms=0&op=inc";
-        if ($pass === 0) {
-            run_wrk($http, $path, 1, $opt['wrk_connections']); // warm-up: workers, connections
-        }
-        $wrk_results[$k][] = run_wrk($http, $path, $pass_seconds, $opt['wrk_connections']) + ['sessions_in_redis' => (int) redis_cmd('DBSIZE')];
-    }
-}
-foreach ($wrk_cases as $k => [$config, $pattern]) {
-    $runs = $wrk_results[$k];
-    $result = [
-        'rps' => median(array_column($runs, 'rps')),
-        'p50_ms' => median(array_column($runs, 'p50_ms')),
-        'p99_ms' => median(array_column($runs, 'p99_ms')),
-        'requests' => array_sum(array_column($runs, 'requests')),
-        'errors' => array_sum(array_column($runs, 'errors')),
-        'non2xx' => array_sum(array_column($runs, 'non2xx')),
-        'passes' => $runs,
-    ];
-    $R['wrk'][] = ['config' => $config, 'pattern' => $pattern] + $result;
-    say(sprintf('   %-45s %7.0f req/s  p50 %.2f ms  p99 %.2f ms  errors %d non-2xx %d  (passes: %s)', $label($config, $pattern), $result['rps'], $result['p50_ms'], $result['p99_ms'], $result['errors'], $result['non2xx'], implode(' ', array_map(fn ($r) => round((float) $r['rps']), $runs))));
-}
+$R['wrk'] = wrk_rows($wrk_cases, $http, $opt, $label, fn () => redis_cmd('FLUSHALL'), fn () => (int) redis_cmd('DBSIZE'));
 
 endif;
 

@@ -80,6 +80,60 @@ function row_of(array $rows, string $config, string $pattern = '', array $extra 
     return null;
 }
 
+/** 'SET, 2.00×GET, …': a request's commands as MONITOR counted them. */
+function commands_text(array $commands): string
+{
+    $out = [];
+    foreach ($commands as $cmd => $n) {
+        $out[] = ($n == 1 ? '' : fmt($n, 2) . '×') . $cmd;
+    }
+    return implode(', ', $out);
+}
+
+/**
+ * µs per cycle, one row per configuration: the median, each round, the median of the ratios
+ * round by round (the rounds ran every row in turn) to each configuration of $bases (what the
+ * header calls it => configuration, same pattern), and the counter check where $check.
+ */
+function cycles_table(array $rows, array $bases, callable $name, bool $check): string
+{
+    $header = ['configuration', 'µs / cycle (median)', 'each run', ...array_map(fn ($what) => "× $what", array_keys($bases))];
+    $cells = [];
+    foreach ($rows as $row) {
+        $line = [$name($row), fmt($row['median_us'], 1), implode(' ', array_map(fn ($x) => fmt($x, 1), $row['us']))];
+        foreach ($bases as $base) {
+            $line[] = show_ratio(paired_ratio($row['us'], row_of($rows, $base, $row['pattern'])['us'] ?? []));
+        }
+        if ($check) {
+            $line[] = ($row['pattern'] === 'rac' ? 'read only' : ($row['counter_ok'] ? 'ok' : '**counter wrong**'))
+                . ($row['warnings'] ? ", {$row['warnings']} warnings" : '');
+        }
+        $cells[] = $line;
+    }
+    return md_table($check ? [...$header, 'counter check'] : $header, $cells);
+}
+
+/** req/s of each pass of a wrk row. */
+function wrk_rps(?array $row): array
+{
+    return array_column($row['passes'] ?? [], 'rps');
+}
+
+/** wrk rows as cycles_table() has cycles: the ratios pass by pass, then errors. */
+function wrk_table(array $rows, array $bases, callable $name): string
+{
+    $header = ['configuration', 'req/s (median)', 'req/s each pass', 'p50 ms', 'p99 ms', ...array_map(fn ($what) => "req/s × $what", array_keys($bases)), 'socket errors / non-2xx'];
+    $cells = [];
+    foreach ($rows as $row) {
+        $line = [$name($row), fmt($row['rps'], 0), implode(' ', array_map(fn ($x) => fmt($x, 0), wrk_rps($row))), fmt($row['p50_ms']), fmt($row['p99_ms'])];
+        foreach ($bases as $base) {
+            $line[] = show_ratio(paired_ratio(wrk_rps($row), wrk_rps(row_of($rows, $base, $row['pattern']))));
+        }
+        $cells[] = [...$line, "{$row['errors']} / {$row['non2xx']}"];
+    }
+    return md_table($header, $cells);
+}
+
 function machine(): array
 {
     $cpu = 'unknown';
@@ -110,12 +164,8 @@ function write_report(array $R): void
     $rt_base = fn (string $config, string $pattern) => row_of($rt, $config, $pattern)['per_request'] ?? null;
     $rows = [];
     foreach ($rt as $row) {
-        $cmds = [];
-        foreach ($row['commands'] as $cmd => $n) {
-            $cmds[] = ($n == 1 ? '' : fmt($n, 2) . '×') . $cmd;
-        }
         $rows[] = [
-            $name($row), fmt($row['per_request']), implode(', ', $cmds), fmt($row['lua_per_request']),
+            $name($row), fmt($row['per_request']), commands_text($row['commands']), fmt($row['lua_per_request']),
             ratio($row['per_request'], $rt_base('phpredis-off', $row['pattern'])),
             ratio($row['per_request'], $rt_base('phpredis-lock', $row['pattern'])),
         ];
@@ -127,35 +177,13 @@ function write_report(array $R): void
     $cy_base = fn (string $config, string $pattern) => row_of($cy, $config, $pattern)['median_us'] ?? null;
     // Rounds ran every row in turn: compare each row with the baseline round by round.
     $cy_ratio = fn (array $row, string $base) => paired_ratio($row['us'], row_of($cy, $base, $row['pattern'])['us'] ?? []);
-    $rows = [];
-    foreach ($cy as $row) {
-        $check = $row['pattern'] === 'rac' ? 'read only' : ($row['counter_ok'] ? 'ok' : '**counter wrong**');
-        $rows[] = [
-            $name($row), fmt($row['median_us'], 1), implode(' ', array_map(fn ($x) => fmt($x, 1), $row['us'])),
-            show_ratio($cy_ratio($row, 'phpredis-off')),
-            show_ratio($cy_ratio($row, 'phpredis-lock')),
-            $check . ($row['warnings'] ? ", {$row['warnings']} warnings" : ''),
-        ];
-    }
-    $t2 = md_table(['configuration', 'µs / cycle (median)', 'each run', '× phpredis off', '× phpredis locking', 'counter check'], $rows);
+    $t2 = cycles_table($cy, ['phpredis off' => 'phpredis-off', 'phpredis locking' => 'phpredis-lock'], $name, true);
 
     // ---- 3. wrk
     $wk = $R['wrk'];
-    $wk_base = fn (string $config, string $pattern) => row_of($wk, $config, $pattern)['rps'] ?? null;
-    $wk_rps = fn (?array $row) => array_column($row['passes'] ?? [], 'rps');
     // Passes ran every row in turn: compare each row with the baseline pass by pass.
-    $wk_ratio = fn (array $row, string $base) => paired_ratio($wk_rps($row), $wk_rps(row_of($wk, $base, $row['pattern'])));
-    $rows = [];
-    foreach ($wk as $row) {
-        $rows[] = [
-            $name($row), fmt($row['rps'], 0), implode(' ', array_map(fn ($x) => fmt($x, 0), $wk_rps($row))),
-            fmt($row['p50_ms']), fmt($row['p99_ms']),
-            show_ratio($wk_ratio($row, 'phpredis-off')),
-            show_ratio($wk_ratio($row, 'phpredis-lock')),
-            "{$row['errors']} / {$row['non2xx']}",
-        ];
-    }
-    $t3 = md_table(['configuration', 'req/s (median)', 'req/s each pass', 'p50 ms', 'p99 ms', 'req/s × phpredis off', 'req/s × phpredis locking', 'socket errors / non-2xx'], $rows);
+    $wk_ratio = fn (array $row, string $base) => paired_ratio(wrk_rps($row), wrk_rps(row_of($wk, $base, $row['pattern'])));
+    $t3 = wrk_table($wk, ['phpredis off' => 'phpredis-off', 'phpredis locking' => 'phpredis-lock'], $name);
 
     // ---- 4. parallel AJAX
     $rows = [];
@@ -249,12 +277,8 @@ function write_report(array $R): void
     if (isset($R['cycles_unpinned'])) {
         $cu = $R['cycles_unpinned'];
         $cu_ratio = fn (array $row, string $base) => paired_ratio($row['us'], row_of($cu, $base, $row['pattern'])['us'] ?? []);
-        $rows = [];
-        foreach ($cu as $row) {
-            $rows[] = [$name($row), fmt($row['median_us'], 1), implode(' ', array_map(fn ($x) => fmt($x, 1), $row['us'])), show_ratio($cu_ratio($row, 'phpredis-off'))];
-        }
         $t2u = "\nUnpinned (php and redis-server wherever the scheduler puts them), same rounds:\n\n"
-            . md_table(['configuration', 'µs / cycle (median)', 'each run', '× phpredis off'], $rows);
+            . cycles_table($cu, ['phpredis off' => 'phpredis-off'], $name, false);
         $u_row = row_of($cu, 'rr-locked');
         $u_ratio = $u_row ? $cu_ratio($u_row, 'phpredis-off') : null;
         $target(
@@ -268,8 +292,8 @@ function write_report(array $R): void
     $w_off_row = row_of($wk, 'phpredis-off');
     $w_ratio = $w_row ? $wk_ratio($w_row, 'phpredis-off') : null;
     $pass_ratios = [];
-    foreach ($wk_rps($w_row) as $i => $x) {
-        $base = $wk_rps($w_off_row)[$i] ?? null;
+    foreach (wrk_rps($w_row) as $i => $x) {
+        $base = wrk_rps($w_off_row)[$i] ?? null;
         $pass_ratios[] = $base ? show_ratio($x / $base) : 'n/a';
     }
     $target(
