@@ -57,7 +57,13 @@ function say(string $line): void
 function redis_cmd(string ...$args): string
 {
     global $redis_port;
-    $cmd = 'redis-cli -p ' . $redis_port . ' ' . implode(' ', array_map('escapeshellarg', $args));
+    return redis_cli($redis_port, ...$args);
+}
+
+/** One command through redis-cli to the server on 127.0.0.1:$port; its output. */
+function redis_cli(int $port, string ...$args): string
+{
+    $cmd = 'redis-cli -p ' . $port . ' ' . implode(' ', array_map('escapeshellarg', $args));
     return trim((string) shell_exec($cmd));
 }
 
@@ -79,6 +85,8 @@ function spawn(array $command): array
  * so the figures measure the handlers, not the hypervisor. BENCH_PIN_CPU=off disables this.
  */
 $pin_cpu = null;
+/** Ports of more redis-servers that pin() pins with the standalone one (section 9: the masters). */
+$pin_ports = [];
 
 /** BENCH_SECTIONS="2 5" runs only those sections (for work on the benchmark; no report is written). */
 function want(int $section): bool
@@ -89,12 +97,14 @@ function want(int $section): bool
 
 function pin(bool $on): void
 {
-    global $pin_cpu;
+    global $pin_cpu, $pin_ports, $redis_port;
     $cpu = getenv('BENCH_PIN_CPU') ?: (string) max(0, (int) shell_exec('nproc') - 1);
     $pin_cpu = ($on && $cpu !== 'off' && (int) shell_exec('nproc') > 1) ? $cpu : null;
-    $redis_pid = (int) (preg_match('/process_id:(\d+)/', redis_cmd('INFO', 'server'), $m) ? $m[1] : 0);
-    if ($redis_pid > 0) {
-        shell_exec(sprintf('taskset -pc %s %d >/dev/null 2>&1', escapeshellarg($pin_cpu ?? '0-' . ((int) shell_exec('nproc') - 1)), $redis_pid));
+    foreach ([$redis_port, ...$pin_ports] as $port) {
+        $redis_pid = (int) (preg_match('/process_id:(\d+)/', redis_cli($port, 'INFO', 'server'), $m) ? $m[1] : 0);
+        if ($redis_pid > 0) {
+            shell_exec(sprintf('taskset -pc %s %d >/dev/null 2>&1', escapeshellarg($pin_cpu ?? '0-' . ((int) shell_exec('nproc') - 1)), $redis_pid));
+        }
     }
 }
 
@@ -251,7 +261,7 @@ $R = [
 // 1. Redis commands per request, counted by Redis (MONITOR lines not issued from Lua)
 // ---------------------------------------------------------------------------------------------
 if (want(1)):
-say('== 1/8 Redis round trips per request (reads Redis processed; commands by MONITOR)');
+say('== 1/9 Redis round trips per request (reads Redis processed; commands by MONITOR)');
 $rt_cases = [
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''], ['rr-optimistic', 'rac'],
     ['phpredis-off', ''], ['phpredis-off', 'rac'], ['phpredis-off-p', ''],
@@ -297,7 +307,7 @@ endif;
 // 2. µs per session cycle in a php CLI loop
 // ---------------------------------------------------------------------------------------------
 if (want(2)):
-say('== 2/8 µs per session cycle (php CLI loop)');
+say('== 2/9 µs per session cycle (php CLI loop)');
 pin(true);
 $cycle_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -392,7 +402,7 @@ function wrk_rows(array $cases, int $http, array $opt, callable $label, callable
 }
 
 if (want(3)):
-say("== 3/8 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
+say("== 3/9 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
 
 $wrk_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -407,7 +417,7 @@ endif;
 // 4. The parallel-AJAX case: N = 10 requests of 300 ms on one session, vs one request alone
 // ---------------------------------------------------------------------------------------------
 if (want(4)):
-say('== 4/8 parallel AJAX, N = 10 × 300 ms on one session');
+say('== 4/9 parallel AJAX, N = 10 × 300 ms on one session');
 $ajax_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
@@ -427,7 +437,7 @@ endif;
 // ---------------------------------------------------------------------------------------------
 if (want(5)):
 pin(true);
-say("== 5/8 lock handoff ({$opt['handoff_rounds']} rounds each)");
+say("== 5/9 lock handoff ({$opt['handoff_rounds']} rounds each)");
 // One holder and one waiter process per configuration; each round hands over once in every
 // configuration, so a slow spell of the machine hits them all alike.
 $handoff_configs = ['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait'];
@@ -474,7 +484,7 @@ foreach ($pairs as $config => [$holder, $waiter]) {
 }
 
 // read_and_close readers while a writer holds the lock of the same session
-say('== 5b/8 read_and_close readers while a writer holds the lock');
+say('== 5b/9 read_and_close readers while a writer holds the lock');
 // Per round and configuration: 500 reads alone and 500 reads while a holder process keeps the
 // lock (alternating which comes first). The holder lets go after 3 s at the latest, so a reader
 // that blocks is measured as blocked instead of hanging the benchmark (and is not made to block
@@ -542,7 +552,7 @@ endif;
 // 6. Lost updates: 20 parallel increments of one counter, 20 parallel distinct-key writes
 // ---------------------------------------------------------------------------------------------
 if (want(6)):
-say("== 6/8 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
+say("== 6/9 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
 $lost_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
@@ -585,9 +595,18 @@ endif;
 // 8. Network distance: Redis one LAN hop away (bench/distance.php)
 // ---------------------------------------------------------------------------------------------
 if (want(8)):
-say('== 8/8 network distance (delay proxy; unpinned)');
+say('== 8/9 network distance (delay proxy; unpinned)');
 require __DIR__ . '/distance.php';
 $R['distance'] = distance_bench($opt, $redis_port);
+endif;
+
+// ---------------------------------------------------------------------------------------------
+// 9. Redis Cluster and Sentinel (bench/topologies.php)
+// ---------------------------------------------------------------------------------------------
+if (want(9)):
+say('== 9/9 Cluster and Sentinel');
+require __DIR__ . '/topologies.php';
+$R['topologies'] = topology_bench($opt, $http, $label);
 endif;
 
 if (!want(0)) {

@@ -443,6 +443,9 @@ function write_report(array $R): void
         }
     }
 
+    // ---- 9. Cluster and Sentinel
+    $t9 = isset($R['topologies']) ? topology_report($R['topologies'], $name, $target) : "Not measured in this run.\n";
+
     $false_returns = array_sum(array_column($R['lost'], 'false_returns'));
     $closes = array_sum(array_column($R['lost'], 'n'));
     $targets_table = md_table(['target', 'measured in this run', 'verdict'], $targets);
@@ -561,9 +564,152 @@ later still, as a TCP handshake costs. µs per CLI session cycle (as in section 
 phpredis connects anew for every request, rustredis keeps its connections per process.
 
 $t8
+## 9. Redis Cluster and Sentinel
+
+A Redis Cluster of 3 masters with a replica each (`cluster-node-timeout 1000`) and a Sentinel set (a
+master, its replica and 3 Sentinels, `down-after-milliseconds 1000`), private redis-servers on
+loopback like the one above. **rustredis, Cluster** and **phpredis rediscluster** (phpredis's
+`session.save_handler=rediscluster`, which does not lock) use the same phpredis-style save_path,
+`seed[]=127.0.0.1:PORT&seed[]=…&timeout=1&read_timeout=2&persistent=1&failover=error`;
+**rustredis, Sentinel** uses `sentinel://…?master=mymaster`; **rustredis, locking on** is the one
+Redis of the sections above, for reference. Every rustredis row locks (`rustredis.locking=on`).
+
+$t9
 MD;
     file_put_contents(__DIR__ . '/RESULTS.md', $doc);
     echo $doc;
+}
+
+/**
+ * Section 9's tables, and its targets through $target (write_report()'s): round trips counted by
+ * the masters, CLI cycles and php-fpm throughput against phpredis's rediscluster and against
+ * rustredis on one Redis, and the failover rounds.
+ */
+function topology_report(array $T, callable $name, callable $target): string
+{
+    $rt = $T['roundtrips'];
+    $rt_of = fn (string $config, string $pattern) => row_of($rt, $config, $pattern)['per_request'] ?? null;
+    $rows = [];
+    foreach ($rt as $row) {
+        $rows[] = [
+            $name($row), fmt($row['per_request']) . ($row['figure'] === 'fewest' ? ' (fewest)' : ''),
+            implode(' ', array_map(fn ($x) => fmt($x), $row['windows'])), commands_text($row['commands']),
+            fmt($row['lua_per_request']), ratio($row['per_request'], $rt_of('phpredis-cluster', $row['pattern'])),
+            (string) $row['failed_requests'],
+        ];
+    }
+    $out = "**Round trips per request**, counted by the masters as in section 1: reads of client input\n"
+        . "(`total_reads_processed`) summed over every master during " . count($rt[0]['windows'] ?? []) . " windows of sequential requests of one\n"
+        . "session through nginx + php-fpm, after twice as many warm-up requests as php-fpm has workers; less\n"
+        . "the replicas' reads (`REPLCONF ACK`, one a second each, counted by `INFO commandstats`) and the\n"
+        . "`INFO` that reads the count. The figure is the mean of the windows, except on the Sentinels'\n"
+        . "master (\"fewest\"): Sentinels send it PING, PUBLISH and INFO a few times a second, sometimes\n"
+        . "several in one read, which cannot be taken off exactly, so a window can only count too many and\n"
+        . "the fewest is the figure. Commands: what `MONITOR` on the masters saw from every client but\n"
+        . "replicas, Sentinels and the benchmark.\n\n"
+        . md_table(['configuration', 'round trips / request', 'each window', 'client commands / request', 'run inside Lua', '× phpredis rediscluster', 'failed requests'], $rows);
+    foreach (['rr-cluster' => 'Cluster', 'rr-sentinel' => 'Sentinel'] as $config => $what) {
+        foreach (['' => ['locked request', 2.0], 'rac' => ['read_and_close', 1.0]] as $pattern => [$kind, $want]) {
+            $row = row_of($rt, $config, $pattern);
+            $base = $rt_of('phpredis-cluster', $pattern);
+            $target(
+                sprintf('%s: round trips per %s = %d', $what, $kind, $want),
+                sprintf('%s (rustredis on one Redis: %s; %s)', fmt($row['per_request'] ?? null), fmt($rt_of('rr-locked', $pattern)), $config === 'rr-cluster'
+                    ? sprintf('phpredis rediscluster, no lock: %s, %s', fmt($base), ratio($row['per_request'] ?? null, $base))
+                    : 'phpredis has no Sentinel session handler'),
+                $row !== null && $row['failed_requests'] === 0 && at_most($row['per_request'], $want),
+                $row ? sprintf('windows: %s, commands: %s, failed requests: %d (table 9).', implode(' ', array_map(fn ($x) => fmt($x), $row['windows'])), commands_text($row['commands']), $row['failed_requests']) : 'not measured.'
+            );
+        }
+    }
+
+    $bases = ['phpredis rediscluster' => 'phpredis-cluster', 'rustredis, one Redis' => 'rr-locked'];
+    $out .= "\n**µs per CLI session cycle**, as in section 2 (a php CLI loop of `session_start()`,\n"
+        . "`\$_SESSION['counter']++`, `session_write_close()`, in rounds that run every row in turn): pinned,\n"
+        . "php and the masters on one CPU (replicas and Sentinels, which nothing waits for, are not), then\n"
+        . "unpinned. The masters have a replica each, so every write is also copied to a replica's stream,\n"
+        . "which the one Redis of the reference row does not do.\n\n"
+        . cycles_table($T['cycles'], $bases, $name, true)
+        . "\nUnpinned:\n\n" . cycles_table($T['cycles_unpinned'], $bases, $name, false);
+    $rt_text = fn (string $config) => sprintf('%s round trips per fpm request (%s)', fmt($rt_of($config, '')), commands_text(row_of($rt, $config)['commands'] ?? []));
+    foreach (['cycles' => 'pinned', 'cycles_unpinned' => 'unpinned'] as $key => $how) {
+        $row = row_of($T[$key], 'rr-cluster');
+        $base = row_of($T[$key], 'phpredis-cluster');
+        $r = $row && $base ? paired_ratio($row['us'], $base['us']) : null;
+        $target(
+            "Cluster: locked rustredis cycle ≤ phpredis rediscluster cycle (which does not lock), $how",
+            sprintf('%s µs vs %s µs (median of the per-round ratios: %s)', fmt($row['median_us'] ?? null, 1), fmt($base['median_us'] ?? null, 1), show_ratio($r)),
+            at_most($r, 1.0),
+            sprintf('rustredis: %s, locking; phpredis rediscluster: %s, no lock. Each run, rustredis: %s µs; rediscluster: %s µs.',
+                $rt_text('rr-cluster'), $rt_text('phpredis-cluster'),
+                implode(' ', array_map(fn ($x) => fmt($x, 1), $row['us'] ?? [])), implode(' ', array_map(fn ($x) => fmt($x, 1), $base['us'] ?? [])))
+        );
+    }
+
+    $out .= "\n**php-fpm + nginx throughput**, as in section 3 (wrk, a new session per request, passes over\n"
+        . "every row in turn; the ratios are medians of the ratios within each pass):\n\n"
+        . wrk_table($T['wrk'], $bases, $name);
+    $row = row_of($T['wrk'], 'rr-cluster');
+    $base = row_of($T['wrk'], 'phpredis-cluster');
+    $r = $row && $base ? paired_ratio(wrk_rps($row), wrk_rps($base)) : null;
+    $target(
+        'Cluster: php-fpm throughput, rustredis locked ≥ phpredis rediscluster (which does not lock)',
+        sprintf('%s vs %s req/s (median of the per-pass ratios: %s)', fmt($row['rps'] ?? null, 0), fmt($base['rps'] ?? null, 0), show_ratio($r)),
+        at_most(1.0, $r),
+        sprintf('req/s pass by pass, rustredis: %s; rediscluster: %s. As in section 3 the runs are CPU-bound: wrk, nginx, 24 php-fpm workers and 11 redis-servers share the machine.',
+            implode(' ', array_map(fn ($x) => fmt($x, 0), wrk_rps($row))), implode(' ', array_map(fn ($x) => fmt($x, 0), wrk_rps($base))))
+    );
+
+    $F = $T['failover'];
+    if (!isset($F['rounds'])) {
+        $target('failover figures measured', $F['skipped'] ?? 'n/a', false, 'bench/failover.php gave no result; its output is quoted in the measured column.');
+        return $out . "\n**Failover**: not measured in this run: " . ($F['skipped'] ?? 'no result') . "\n";
+    }
+    $rows = [];
+    foreach ($F['rounds'] as $f) {
+        $rows[] = [
+            $f['topology'] === 'cluster' ? 'Cluster' : 'Sentinel',
+            $f['replicas'] ? '1 (WAIT on)' : '0 (WAIT off)',
+            (string) $f['requests'], (string) $f['failed'], (string) $f['acknowledged'], (string) $f['lost'],
+            fmt($f['promoted_after_kill']), fmt($f['replica_back_after_kill']), fmt($f['resumed_after_promotion']),
+            "{$f['fpm_crashes']} / {$f['not_json']} / {$f['duplicates']}",
+        ];
+    }
+    $out .= "\n**Failover under load**, the rounds of `php-tests/failover.inc` that `php-tests/090` and `091` run,\n"
+        . "on a cluster and a Sentinel set of their own: 8 sessions, each one request at a time 20 ms apart\n"
+        . "through a php-fpm of 8 workers, every request appending its id to its session (so a lost write\n"
+        . "is counted exactly); 1.5 s in, `kill -9` of a master (in the cluster it serves 4 of the 8\n"
+        . "sessions); once its replica is promoted the old master is started again and comes back as a\n"
+        . "replica; the load runs until 3 s after the sessions can be written again. Failed: requests that\n"
+        . "were not acknowledged (a warning, or the session not saved). Written again: from the promotion\n"
+        . "to the first acknowledged request of a session on the killed master. With\n"
+        . "`rustredis.replicas=1` (`WAIT 1` behind every write) nothing can be acknowledged until a replica\n"
+        . "is back, so that round's recovery waits for it.\n\n"
+        . md_table(['topology', 'rustredis.replicas', 'requests', 'failed', 'acknowledged', 'acknowledged writes lost', 'promoted after the kill s', 'replica back after the kill s', 'written again after the promotion s', 'crashed workers / not the app\'s answer / saved twice'], $rows);
+    $by = fn (int $replicas) => array_filter($F['rounds'], fn ($f) => $f['replicas'] === $replicas);
+    $summary = fn (array $rounds, callable $what) => implode('; ', array_map(fn ($f) => ($f['topology'] === 'cluster' ? 'Cluster' : 'Sentinel') . ' ' . $what($f), $rounds));
+    $target(
+        'failover with rustredis.replicas=1 (WAIT on): no acknowledged write lost',
+        $summary($by(1), fn ($f) => "{$f['lost']} of {$f['acknowledged']}") . ' (WAIT off: ' . $summary($by(0), fn ($f) => "{$f['lost']} of {$f['acknowledged']}") . ')',
+        count($by(1)) === 2 && array_sum(array_column($by(1), 'lost')) === 0,
+        'see the failover table in section 9.'
+    );
+    // Ready: the promotion; with WAIT on, a replica back (resumed_after counts from there).
+    $resumed = array_map(fn ($f) => $f['resumed_after'], $F['rounds']);
+    $target(
+        'failover: the failed master\'s sessions written again within 2 s of being writable (the promotion; WAIT on: a replica back)',
+        $summary($F['rounds'], fn ($f) => sprintf('replicas=%d %s s', $f['replicas'], fmt($f['resumed_after']))),
+        !in_array(null, $resumed, true) && max($resumed) < 2.0,
+        'see the failover table in section 9.'
+    );
+    $broken = array_sum(array_map(fn ($f) => $f['fpm_crashes'] + $f['not_json'] + $f['duplicates'], $F['rounds']));
+    $target(
+        'failover: no crashed worker, no answer that is not the application\'s, no write saved twice',
+        $summary($F['rounds'], fn ($f) => sprintf('replicas=%d %d / %d / %d', $f['replicas'], $f['fpm_crashes'], $f['not_json'], $f['duplicates'])),
+        $broken === 0,
+        'php-fpm\'s log or the answers of the rounds show it; see the failover table in section 9.'
+    );
+    return $out;
 }
 
 if (realpath($_SERVER['SCRIPT_FILENAME'] ?? '') === __FILE__) {

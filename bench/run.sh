@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # rustredis benchmark: rustredis (locked, off, read_and_close, optimistic) against phpredis from
 # Debian (locking off, locking on at its defaults, locking on tuned to wait) and PHP's files
-# handler, side by side in one run. Prints the tables and writes bench/RESULTS.md.
+# handler, side by side in one run; section 9 on a Redis Cluster and a Sentinel set, against
+# phpredis's rediscluster handler (BENCH_SECTIONS=9 runs just that). Prints the tables and
+# writes bench/RESULTS.md.
 #
 #   bench/run.sh
 #
@@ -9,7 +11,7 @@
 # BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100), BENCH_PIN_CPU (the last CPU; "off" to not pin the
 # latency sections), BENCH_SECTIONS ("2 5": only those, no report written), BENCH_BUILD=head
 # (benchmark the committed HEAD, built from a clean export, not the working tree); RR_SO_GIVEN=path
-# benchmarks an already built .so instead of running cargo. Takes about 4 minutes on 2 cores.
+# benchmarks an already built .so instead of running cargo. Takes about 6 minutes on 2 cores.
 #
 # Redis, php-fpm and nginx are private copies on free 127.0.0.1 ports (configs in a temp dir),
 # started here and stopped on exit; system services are never touched. Not run by CI.
@@ -58,6 +60,19 @@ trap rr_stop_servers EXIT
 trap 'exit 130' INT TERM
 rr_make_tmp
 rr_start_redis
+# Section 9: a Redis Cluster (3 masters, 3 replicas) and a Sentinel set (master, replica, 3
+# Sentinels), started before php-fpm so that its workers get their save_paths; its failover
+# rounds (bench/failover.php, php-tests/failover.inc) start servers of their own to kill.
+sections=${BENCH_SECTIONS:-}
+if [ -z "${sections// /}" ] || [[ " ${sections//,/ } " == *" 9 "* ]]; then
+    rr_start_cluster
+    rr_start_sentinel
+    RR_CLUSTER_SAVE_PATH=$(rr_cluster_save_path)
+    RR_SENTINEL_SAVE_PATH=$(rr_sentinel_url)
+    # The names php-tests/*.inc read (as scripts/test.sh sets them).
+    export RR_CLUSTER_SAVE_PATH RR_SENTINEL_SAVE_PATH RUSTREDIS_EXT=$RR_SO RUSTREDIS_PHP_FPM=php-fpm8.2 \
+        RUSTREDIS_REDIS_SERVER=${RR_REDIS_SERVER:-redis-server}
+fi
 rr_start_fpm 24
 rr_start_nginx "$RR_ROOT/scripts/demo-www"
 

@@ -54,7 +54,27 @@ function rr_configs(): array
         'rr-locked' => $rustredis('rustredis, locking on', 'on'),
         'rr-off' => $rustredis('rustredis, locking off', 'off'),
         'rr-optimistic' => $rustredis('rustredis, optimistic', 'optimistic'),
-    ];
+    ] + rr_topology_configs();
+}
+
+/**
+ * The Cluster and Sentinel configurations (bench section 9), where bench/run.sh started those
+ * servers: rustredis and phpredis's `rediscluster` handler (which does not lock) on the same
+ * phpredis-style `seed[]=` save_path, and rustredis on a `sentinel://` one.
+ */
+function rr_topology_configs(): array
+{
+    $configs = [];
+    $cluster = getenv('RR_CLUSTER_SAVE_PATH');
+    if ($cluster !== false && $cluster !== '') {
+        $configs['rr-cluster'] = ['label' => 'rustredis, locking on, Cluster', 'handler' => 'rustredis', 'path' => $cluster, 'ini' => ['rustredis.locking' => 'on']];
+        $configs['phpredis-cluster'] = ['label' => 'phpredis rediscluster (no locking)', 'handler' => 'rediscluster', 'path' => $cluster, 'ini' => []];
+    }
+    $sentinel = getenv('RR_SENTINEL_SAVE_PATH');
+    if ($sentinel !== false && $sentinel !== '') {
+        $configs['rr-sentinel'] = ['label' => 'rustredis, locking on, Sentinel', 'handler' => 'rustredis', 'path' => $sentinel, 'ini' => ['rustredis.locking' => 'on']];
+    }
+    return $configs;
 }
 
 /** The demo's cases, in order: [configuration, pattern ('' or 'rac'), what it shows]. */

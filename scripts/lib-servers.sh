@@ -317,6 +317,15 @@ rr_php() {
         RR_HTTP_PORT=$RR_HTTP_PORT php -c "$RR_TMP/php.ini" "$@"
 }
 
+# env[] lines passing the save_paths of a cluster and a Sentinel set started before php-fpm
+# (RR_CLUSTER_SAVE_PATH, RR_SENTINEL_SAVE_PATH: bench section 9) to its workers.
+rr_fpm_topology_env() {
+    local var
+    for var in RR_CLUSTER_SAVE_PATH RR_SENTINEL_SAVE_PATH; do
+        [ -z "${!var:-}" ] || echo "env[$var] = \"${!var}\""
+    done
+}
+
 # php-fpm with one static pool of $1 workers on a unix socket in the temp dir.
 rr_start_fpm() {
     local workers=${1:-24} root_flag="" user_lines=""
@@ -342,6 +351,7 @@ catch_workers_output = yes
 clear_env = yes
 env[RR_REDIS_PORT] = $RR_REDIS_PORT
 env[RR_FILES_DIR] = $RR_TMP/sessions
+$(rr_fpm_topology_env)
 EOF
     PHP_INI_SCAN_DIR=$RR_TMP/conf.d php-fpm8.2 $root_flag -F -c "$RR_TMP/php.ini" -y "$RR_TMP/php-fpm.conf" &
     RR_PIDS+=($!)
