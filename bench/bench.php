@@ -261,7 +261,7 @@ $R = [
 // 1. Redis commands per request, counted by Redis (MONITOR lines not issued from Lua)
 // ---------------------------------------------------------------------------------------------
 if (want(1)):
-say('== 1/9 Redis round trips per request (reads Redis processed; commands by MONITOR)');
+say('== 1/10 Redis round trips per request (reads Redis processed; commands by MONITOR)');
 $rt_cases = [
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''], ['rr-optimistic', 'rac'],
     ['phpredis-off', ''], ['phpredis-off', 'rac'], ['phpredis-off-p', ''],
@@ -307,7 +307,7 @@ endif;
 // 2. µs per session cycle in a php CLI loop
 // ---------------------------------------------------------------------------------------------
 if (want(2)):
-say('== 2/9 µs per session cycle (php CLI loop)');
+say('== 2/10 µs per session cycle (php CLI loop)');
 pin(true);
 $cycle_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -402,7 +402,7 @@ function wrk_rows(array $cases, int $http, array $opt, callable $label, callable
 }
 
 if (want(3)):
-say("== 3/9 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
+say("== 3/10 php-fpm throughput (wrk, {$opt['wrk_seconds']} s per configuration)");
 
 $wrk_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-off-p', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
@@ -417,7 +417,7 @@ endif;
 // 4. The parallel-AJAX case: N = 10 requests of 300 ms on one session, vs one request alone
 // ---------------------------------------------------------------------------------------------
 if (want(4)):
-say('== 4/9 parallel AJAX, N = 10 × 300 ms on one session');
+say('== 4/10 parallel AJAX, N = 10 × 300 ms on one session');
 $ajax_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
@@ -437,7 +437,7 @@ endif;
 // ---------------------------------------------------------------------------------------------
 if (want(5)):
 pin(true);
-say("== 5/9 lock handoff ({$opt['handoff_rounds']} rounds each)");
+say("== 5/10 lock handoff ({$opt['handoff_rounds']} rounds each)");
 // One holder and one waiter process per configuration; each round hands over once in every
 // configuration, so a slow spell of the machine hits them all alike.
 $handoff_configs = ['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait'];
@@ -484,7 +484,7 @@ foreach ($pairs as $config => [$holder, $waiter]) {
 }
 
 // read_and_close readers while a writer holds the lock of the same session
-say('== 5b/9 read_and_close readers while a writer holds the lock');
+say('== 5b/10 read_and_close readers while a writer holds the lock');
 // Per round and configuration: 500 reads alone and 500 reads while a holder process keeps the
 // lock (alternating which comes first). The holder lets go after 3 s at the latest, so a reader
 // that blocks is measured as blocked instead of hanging the benchmark (and is not made to block
@@ -552,7 +552,7 @@ endif;
 // 6. Lost updates: 20 parallel increments of one counter, 20 parallel distinct-key writes
 // ---------------------------------------------------------------------------------------------
 if (want(6)):
-say("== 6/9 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
+say("== 6/10 lost updates ({$opt['lost_trials']} trials of 20 parallel fpm requests, 50 ms each)");
 $lost_cases = [
     ['files', ''], ['phpredis-off', ''], ['phpredis-lock', ''], ['phpredis-lock-wait', ''],
     ['rr-locked', ''], ['rr-locked', 'rac'], ['rr-off', ''], ['rr-optimistic', ''],
@@ -595,7 +595,7 @@ endif;
 // 8. Network distance: Redis one LAN hop away (bench/distance.php)
 // ---------------------------------------------------------------------------------------------
 if (want(8)):
-say('== 8/9 network distance (delay proxy; unpinned)');
+say('== 8/10 network distance (delay proxy; unpinned)');
 require __DIR__ . '/distance.php';
 $R['distance'] = distance_bench($opt, $redis_port);
 endif;
@@ -604,9 +604,20 @@ endif;
 // 9. Redis Cluster and Sentinel (bench/topologies.php)
 // ---------------------------------------------------------------------------------------------
 if (want(9)):
-say('== 9/9 Cluster and Sentinel');
+say('== 9/10 Cluster and Sentinel');
 require __DIR__ . '/topologies.php';
 $R['topologies'] = topology_bench($opt, $http, $label);
+endif;
+
+// ---------------------------------------------------------------------------------------------
+// 10. Large sessions and compression (bench/sizes.php)
+// ---------------------------------------------------------------------------------------------
+if (want(10)):
+say('== 10/10 large sessions and compression (pinned)');
+require __DIR__ . '/sizes.php';
+pin(true);
+$R['sizes'] = sizes_bench($opt, $label);
+pin(false);
 endif;
 
 if (!want(0)) {

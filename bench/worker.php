@@ -12,6 +12,8 @@
 //   worker.php hold-many CONFIG N locks N fresh sessions (RustRedis\SessionHandler objects), says
 //                                 "held", and keeps them (renewed) until stdin closes.
 //   cycle takes a 7th argument HOLD: that many sessions are held (renewed) during the loop.
+//   PATTERN "bytes:N" / "cart:N" also keeps N bytes of text / a shop cart of about N bytes in the
+//   session (written whole every cycle); CONFIG "NAME+lz4" / "NAME+zstd" sets rustredis.compression.
 // holder and waiter answer each line with one line of microtime(true) stamps.
 
 declare(strict_types=1);
@@ -24,7 +26,12 @@ set_error_handler(function (int $no, string $message) use (&$warnings): bool {
 });
 
 [, $role, $config] = $argv + [null, '', ''];
+// "CONFIG+lz4" / "CONFIG+zstd": that configuration with rustredis.compression set.
+[$config, $compression] = explode('+', $config, 2) + [1 => null];
 rr_apply_config($config);
+if ($compression !== null) {
+    ini_set('rustredis.compression', $compression);
+}
 ini_set('session.use_cookies', '0');
 ini_set('session.use_only_cookies', '0');
 ini_set('session.cache_limiter', '');
@@ -53,7 +60,7 @@ function hold_sessions(int $n): array
     return $held;
 }
 
-function cycle(bool $rac): void
+function cycle(bool $rac, ?array $payload = null): void
 {
     if ($rac) {
         session_start(['read_and_close' => true]);
@@ -61,25 +68,51 @@ function cycle(bool $rac): void
     }
     session_start();
     $_SESSION['counter'] = ($_SESSION['counter'] ?? 0) + 1;
+    if ($payload !== null) {
+        $_SESSION['payload'] ??= $payload;
+    }
     session_write_close();
+}
+
+/**
+ * What PATTERN "bytes:N" or "cart:N" puts in the session besides the counter: N bytes of random
+ * text, or a shop cart of about N bytes (product rows of repeated fields, as shops store them).
+ */
+function payload(string $pattern): ?array
+{
+    if (!preg_match('/^(bytes|cart):(\d+)$/', $pattern, $m)) {
+        return null;
+    }
+    $n = (int) $m[2];
+    if ($m[1] === 'bytes') {
+        return ['blob' => substr(base64_encode(random_bytes(intdiv($n * 3, 4) + 3)), 0, $n)];
+    }
+    $cart = [];
+    for ($i = 0; strlen(serialize($cart)) < $n; $i++) {
+        $cart[] = ['sku' => sprintf('SKU-%06d', 100000 + $i), 'name' => "Product number $i, colour blue, size M",
+            'qty' => 1 + $i % 3, 'price' => 1999 + $i, 'currency' => 'EUR', 'tax_class' => 'standard',
+            'options' => ['gift_wrap' => false, 'engraving' => ''], 'added_at' => 1764547200 + $i];
+    }
+    return ['cart' => $cart];
 }
 
 switch ($role) {
     case 'cycle':
         [$pattern, $sid, $cycles, $runs, $max_seconds, $hold] = array_slice($argv, 3) + ['', '', '1000', '5', '30', '0'];
         $rac = $pattern === 'rac';
+        $payload = payload($pattern);
         $held = hold_sessions((int) $hold);
         session_id($sid);
         $deadline = microtime(true) + (float) $max_seconds;
         for ($i = 0; $i < 20; $i++) {
-            cycle($rac);
+            cycle($rac, $payload);
         }
         $per_run = [];
         $done = 0;
         for ($run = 0; $run < (int) $runs && microtime(true) < $deadline; $run++) {
             $t0 = hrtime(true);
             for ($i = 0; $i < (int) $cycles && microtime(true) < $deadline; $i++) {
-                cycle($rac);
+                cycle($rac, $payload);
             }
             if ($i > 0) {
                 $per_run[] = (hrtime(true) - $t0) / 1e3 / $i;
