@@ -44,7 +44,7 @@ function lease_bench(array $opt, int $http, callable $label): array
     $rounds = max(1, (int) (getenv('BENCH_CRASH_ROUNDS') ?: 3));
     $recovery = array_fill_keys($crash_configs, []);
     $failed = array_fill_keys($crash_configs, 0);
-    say("== 7/9 leases: kill -9 of the lock holder ($rounds rounds), renewal cost");
+    say("== 7/10 leases: kill -9 of the lock holder ($rounds rounds), renewal cost");
     for ($round = 0; $round < $rounds; $round++) {
         $cases = [];
         foreach ($crash_configs as $config) {

@@ -11,7 +11,7 @@
 # BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100), BENCH_PIN_CPU (the last CPU; "off" to not pin the
 # latency sections), BENCH_SECTIONS ("2 5": only those, no report written), BENCH_BUILD=head
 # (benchmark the committed HEAD, built from a clean export, not the working tree); RR_SO_GIVEN=path
-# benchmarks an already built .so instead of running cargo. Takes about 6 minutes on 2 cores.
+# benchmarks an already built .so instead of running cargo. Takes about 8 minutes on 2 cores.
 #
 # Redis, php-fpm and nginx are private copies on free 127.0.0.1 ports (configs in a temp dir),
 # started here and stopped on exit; system services are never touched. Not run by CI.
