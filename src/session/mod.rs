@@ -668,10 +668,9 @@ impl SessionHandler {
                 cause: RedisCause::Timeout { .. },
                 ..
             } => true,
-            SessionError::Redis {
-                cause: RedisCause::Failed(err) | RedisCause::Dropped(err),
-                ..
-            } => self.redis.backend.fails_over() && crate::topology::is_failover(err),
+            SessionError::Redis { cause, .. } => {
+                self.redis.backend.fails_over() && crate::topology::cause_is_failover(cause)
+            }
             _ => false,
         };
         if unanswered {
