@@ -337,7 +337,7 @@ function write_report(array $R): void
         'lock handoff no slower than files (p50 and p99)',
         $handoff . ($hr && $hf ? ', p99 ' . ratio($hr['p99_ms'], $hf['p99_ms']) . ' files' : ''),
         $hr && $hf && $hr['failed'] === 0 && at_most($hr['p50_ms'], $hf['p50_ms']) && at_most($hr['p99_ms'], $hf['p99_ms']),
-        'files hands the lock over inside the kernel (flock wakes the blocked process directly); the rustredis waiter is parked in BLPOP, so the handoff is the release script, the wake-up reaching the waiter and one more acquire+read script: at least two loopback Redis round trips after the release. Each step wakes a process (Redis, then the waiter, then Redis and the waiter again), and ' . ($R['pinned_cpu'] === 'off' ? 'on an idle VM each wake-up of another vCPU is slow' : 'with all of them pinned to one CPU each wake-up waits its turn behind whatever else runs there') . ', so the tail grows faster than for flock, which wakes the waiter once.'
+        'files hands the lock over inside the kernel (flock wakes the blocked process directly, one system call); the rustredis holder sends its write to Redis, whose script hands the lock and the data to the waiter parked in BLPOP: no round trip after the release, but the holder\'s request, a Lua script and the reply reaching the waiter, two process wake-ups (Redis, then the waiter) where flock has one, and ' . ($R['pinned_cpu'] === 'off' ? 'on an idle VM each wake-up of another vCPU is slow' : 'with all of them pinned to one CPU each waits its turn behind whatever else runs there, and runs with cold caches after the 5 ms pause of each round') . '.'
     );
     $lost_rows = [];
     $lost_why = [];

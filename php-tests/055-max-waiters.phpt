@@ -30,7 +30,7 @@ for ($i = 0; $i < 20; $i++) {
 }
 // The holder lets go only once every newcomer has been either turned away or counted as waiting.
 var_dump(rr_wait_for_count('refused', 16, 60));
-var_dump(rr_cmd('GET', rr_key($id) . '_LOCK_WAITING'), rr_cmd('GET', rr_key('entered')));
+var_dump(rr_cmd('ZCARD', rr_key($id) . '_LOCK_QUEUE'), rr_cmd('GET', rr_key('entered')));
 rr_cmd('SET', rr_key('release'), '1');
 rr_wait($holder);
 foreach ($children as $child) rr_wait($child);
@@ -40,7 +40,7 @@ echo preg_replace(['/held for [\d.]+ s/', '/ on ' . preg_quote(php_uname('n'), '
 ?>
 --EXPECT--
 bool(true)
-string(1) "4"
+int(4)
 NULL
 string(1) "4"
 string(2) "16"

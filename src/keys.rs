@@ -64,10 +64,17 @@ pub struct SessionKeys {
     /// A one-element list the lock holder pushes to on release, so a waiter blocked on it with
     /// BLPOP learns of the release at once instead of at its next poll.
     pub wake: Vec<u8>,
-    /// How many requests wait for the lock (short TTL), so a release only signals when someone
-    /// listens and uncontended requests leave no wake-up list behind.
+    /// How many requests wait for the lock to be free without wanting it (an optimistic write,
+    /// a destroy without our lock; short TTL), so a release only signals when someone listens
+    /// and uncontended requests leave no wake-up list behind.
     pub waiting: Vec<u8>,
     pub layout: KeyLayout,
+    /// The requests waiting to take the lock, oldest first: a sorted set of their tokens, scored
+    /// by arrival. A release hands the lock to the oldest one still alive.
+    pub queue: Vec<u8>,
+    /// For each token in `queue`: until when (Redis time, ms) its waiter counts as alive, and
+    /// the lease its lock gets when handed over (a hash).
+    pub queue_info: Vec<u8>,
 }
 
 impl SessionKeys {
@@ -96,13 +103,28 @@ impl SessionKeys {
         wake.extend_from_slice(b"_WAKE");
         let mut waiting = lock.clone();
         waiting.extend_from_slice(b"_WAITING");
+        let mut queue = lock.clone();
+        queue.extend_from_slice(b"_QUEUE");
+        let mut queue_info = queue.clone();
+        queue_info.extend_from_slice(b"_INFO");
         SessionKeys {
             data,
             lock,
             wake,
             waiting,
             layout,
+            queue,
+            queue_info,
         }
+    }
+    /// The list through which the lock holder with secret `tag` hands the lock (and the data) to
+    /// the waiter queued right behind it, which blocks on it; a waiter that gives up wakes its
+    /// own follower through its own. `tag` comes from a lock token.
+    pub fn handoff(&self, tag: &str) -> Vec<u8> {
+        let mut key = self.lock.clone();
+        key.extend_from_slice(b"_HANDOFF_");
+        key.extend_from_slice(tag.as_bytes());
+        key
     }
     /// Where a large write is staged before its owner-checked rename onto the data key, so the
     /// data never passes through Lua: one per writer (`tag` comes from its lock token).
@@ -157,6 +179,12 @@ mod tests {
         assert_eq!(keys.lock, b"PHPREDIS_SESSION:abc123_LOCK");
         assert_eq!(keys.wake, b"PHPREDIS_SESSION:abc123_LOCK_WAKE");
         assert_eq!(keys.waiting, b"PHPREDIS_SESSION:abc123_LOCK_WAITING");
+        assert_eq!(keys.queue, b"PHPREDIS_SESSION:abc123_LOCK_QUEUE");
+        assert_eq!(keys.queue_info, b"PHPREDIS_SESSION:abc123_LOCK_QUEUE_INFO");
+        assert_eq!(
+            keys.handoff("f00d"),
+            b"PHPREDIS_SESSION:abc123_LOCK_HANDOFF_f00d"
+        );
     }
 
     #[test]
@@ -190,7 +218,15 @@ mod tests {
             for id in [&b"abc123"[..], b"0", b"AZaz09,-", &[b'q'; 256]] {
                 let keys = SessionKeys::with_layout(KeyLayout::Cluster, prefix, id);
                 let slot = Slot::for_key(&keys.data);
-                for key in [&keys.lock, &keys.wake, &keys.waiting, &keys.staging("abc")] {
+                for key in [
+                    &keys.lock,
+                    &keys.wake,
+                    &keys.waiting,
+                    &keys.queue,
+                    &keys.queue_info,
+                    &keys.handoff("abc"),
+                    &keys.staging("abc"),
+                ] {
                     assert_eq!(hash_tag(key), hash_tag(&keys.data), "{key:?}");
                     assert_eq!(Slot::for_key(key), slot, "{key:?}");
                 }

@@ -7,8 +7,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use rustredis::keys::SessionKeys;
 use rustredis::protocol::{
-    Acquired, Attempt, Cas, HeldBy, LockToken, Owned, SessionStore, Waiter, Which,
+    Acquired, Attempt, Cas, Handoff, HeldBy, LockToken, LockWaiter, Owned, SessionStore, Waiter,
+    Which,
 };
 
 #[test]
@@ -21,18 +23,19 @@ fn lock_is_exclusive_and_only_the_owner_releases_it() {
     assert_eq!(secret.len(), 32, "128-bit secret, hex");
     assert_eq!(
         store
-            .acquire(&mut conn, &mine, TTL, Which::Any, Waiter::New, 0)
+            .acquire(&mut conn, &mine, TTL, Which::Any, &LockWaiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Locked(None))
     );
     match store
-        .acquire(&mut conn, &theirs, TTL, Which::Any, Waiter::New, 0)
+        .acquire(&mut conn, &theirs, TTL, Which::Any, &LockWaiter::New, 0)
         .unwrap()
     {
         Attempt::Held(HeldBy {
             expires_in: Some(expires_in),
             holder,
             joined: true,
+            ..
         }) => {
             assert!(expires_in <= TTL && expires_in > TTL / 2);
             let details = holder.details.expect("our lock names its holder");
@@ -47,7 +50,7 @@ fn lock_is_exclusive_and_only_the_owner_releases_it() {
     assert_eq!(store.release(&mut conn, &mine).unwrap(), Owned::Yes);
     assert!(matches!(
         store
-            .acquire(&mut conn, &theirs, TTL, Which::Any, Waiter::New, 0)
+            .acquire(&mut conn, &theirs, TTL, Which::Any, &LockWaiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Locked(_))
     ));
@@ -60,7 +63,7 @@ fn acquire_reads_data_in_the_same_round_trip_and_only_if_exists_locks_nothing() 
     let token = LockToken::random();
     assert_eq!(
         store
-            .acquire(&mut conn, &token, TTL, Which::Existing, Waiter::New, 0)
+            .acquire(&mut conn, &token, TTL, Which::Existing, &LockWaiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Missing)
     );
@@ -73,7 +76,7 @@ fn acquire_reads_data_in_the_same_round_trip_and_only_if_exists_locks_nothing() 
     store.write_unlocked(&mut conn, &data, TTL).unwrap();
     assert_eq!(
         store
-            .acquire(&mut conn, &token, TTL, Which::Existing, Waiter::New, 0)
+            .acquire(&mut conn, &token, TTL, Which::Existing, &LockWaiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Locked(Some(data)))
     );
@@ -90,7 +93,7 @@ fn write_after_the_lock_was_lost_changes_nothing() {
             &slow,
             Duration::from_millis(100),
             Which::Any,
-            Waiter::New,
+            &LockWaiter::New,
             0,
         )
         .unwrap();
@@ -98,7 +101,7 @@ fn write_after_the_lock_was_lost_changes_nothing() {
     let fast = LockToken::random();
     assert!(matches!(
         store
-            .acquire(&mut conn, &fast, TTL, Which::Any, Waiter::New, 0)
+            .acquire(&mut conn, &fast, TTL, Which::Any, &LockWaiter::New, 0)
             .unwrap(),
         Attempt::Done(Acquired::Locked(_))
     ));
@@ -160,7 +163,7 @@ fn compare_and_set_detects_writers_and_respects_locks() {
     );
     let token = LockToken::random();
     store
-        .acquire(&mut conn, &token, TTL, Which::Any, Waiter::New, 0)
+        .acquire(&mut conn, &token, TTL, Which::Any, &LockWaiter::New, 0)
         .unwrap();
     assert!(matches!(
         store
@@ -180,47 +183,179 @@ fn compare_and_set_detects_writers_and_respects_locks() {
     );
 }
 
+/// A request queued for the lock: its token, and the handoff list it blocks on.
+struct Queued {
+    token: LockToken,
+    blocked_on: Vec<u8>,
+}
+
+/// Queues a new request with `lease` for the lock `holder` holds (or whoever queued last);
+/// returns it and whom it queues behind.
+fn queue(
+    store: &SessionStore,
+    conn: &mut rustredis::pool::PooledConnection,
+    lease: Duration,
+) -> (Queued, Vec<u8>) {
+    let token = LockToken::random();
+    match store
+        .acquire(conn, &token, lease, Which::Any, &LockWaiter::New, 0)
+        .unwrap()
+    {
+        Attempt::Held(HeldBy {
+            joined: true,
+            behind: Some(behind),
+            ..
+        }) => {
+            let blocked_on = store.handoff_key(&token, Some(&behind));
+            (Queued { token, blocked_on }, behind)
+        }
+        other => panic!("expected to be queued behind the holder, got {other:?}"),
+    }
+}
+
+fn lock_value(conn: &mut rustredis::pool::PooledConnection, k: &SessionKeys) -> Option<Vec<u8>> {
+    redis::cmd("GET").arg(&k.lock).query(conn).unwrap()
+}
+
+fn queued_tokens(conn: &mut rustredis::pool::PooledConnection, k: &SessionKeys) -> Vec<String> {
+    redis::cmd("ZRANGE")
+        .arg(&k.queue)
+        .arg(0)
+        .arg(-1)
+        .query(conn)
+        .unwrap()
+}
+
+/// Session `id` (with `data`, if any) and the token of a request holding its lock.
+fn held_session(
+    id: &str,
+    data: Option<&[u8]>,
+) -> (
+    SessionKeys,
+    rustredis::pool::PooledConnection,
+    SessionStore,
+    LockToken,
+) {
+    let (_, k, mut conn) = fixture(id);
+    let store = SessionStore::new(k.clone());
+    if let Some(data) = data {
+        store.write_unlocked(&mut conn, data, TTL).unwrap();
+    }
+    let holder = LockToken::random();
+    store
+        .acquire(&mut conn, &holder, TTL, Which::Any, &LockWaiter::New, 0)
+        .unwrap();
+    (k, conn, store, holder)
+}
+
 #[test]
-fn a_release_wakes_a_blocked_waiter() {
+fn a_release_hands_the_lock_to_the_oldest_waiter_with_its_data() {
+    let (k, mut conn, store, holder) = held_session("handoff1", None);
+    let (first, behind) = queue(&store, &mut conn, Duration::from_secs(7));
+    assert_eq!(
+        behind,
+        holder.as_str().as_bytes(),
+        "the first queues behind the holder"
+    );
+    let (second, behind) = queue(&store, &mut conn, Duration::from_secs(9));
+    assert_eq!(
+        behind,
+        first.token.as_str().as_bytes(),
+        "the second behind the first"
+    );
+    assert_eq!(
+        queued_tokens(&mut conn, &k),
+        [first.token.as_str(), second.token.as_str()]
+    );
+
+    assert_eq!(
+        store.write(&mut conn, &holder, b"n|i:1;", TTL).unwrap(),
+        Owned::Yes
+    );
+    // The release made the oldest waiter the holder, with the lease it asked for...
+    assert_eq!(
+        lock_value(&mut conn, &k).as_deref(),
+        Some(first.token.as_str().as_bytes())
+    );
+    let pttl: i64 = redis::cmd("PTTL").arg(&k.lock).query(&mut conn).unwrap();
+    assert!(
+        pttl > 3_000 && pttl <= 7_000,
+        "the waiter's lease, got {pttl} ms"
+    );
+    assert_eq!(queued_tokens(&mut conn, &k), [second.token.as_str()]);
+    // ... and its wait brings the data: nothing more to ask Redis.
+    assert_eq!(
+        store
+            .wait_for_handoff(&mut conn, &first.token, &first.blocked_on, TTL / 60)
+            .unwrap(),
+        Handoff::Handed(Some(b"n|i:1;".to_vec()))
+    );
+    // A session deleted by the holder is handed over as none.
+    assert_eq!(
+        store.destroy_owned(&mut conn, &first.token).unwrap(),
+        Owned::Yes
+    );
+    assert_eq!(
+        store
+            .wait_for_handoff(&mut conn, &second.token, &second.blocked_on, TTL / 60)
+            .unwrap(),
+        Handoff::Handed(None)
+    );
+    let pttl: i64 = redis::cmd("PTTL").arg(&k.lock).query(&mut conn).unwrap();
+    assert!(
+        pttl > 7_000 && pttl <= 9_000,
+        "the second's lease, got {pttl} ms"
+    );
+    // With nobody queued, a release frees the lock and leaves no queue behind.
+    assert_eq!(store.release(&mut conn, &second.token).unwrap(), Owned::Yes);
+    let left: Vec<Vec<u8>> = redis::cmd("KEYS")
+        .arg([&k.lock[..], b"*"].concat())
+        .query(&mut conn)
+        .unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn a_blocked_waiter_is_woken_with_the_lock() {
     let path = save_path();
-    let k = keys(&path, "handoff1");
+    let k = keys(&path, "handoff2");
     let store = SessionStore::new(k.clone());
     let mut holder_conn = connection(&path);
     let holder = LockToken::random();
     store
-        .acquire(&mut holder_conn, &holder, TTL, Which::Any, Waiter::New, 0)
+        .acquire(
+            &mut holder_conn,
+            &holder,
+            TTL,
+            Which::Any,
+            &LockWaiter::New,
+            0,
+        )
         .unwrap();
-    let exists = |conn: &mut rustredis::pool::PooledConnection, key: &[u8]| -> bool {
-        redis::cmd("EXISTS").arg(key).query(conn).unwrap()
-    };
-    assert!(!exists(&mut holder_conn, &k.waiting), "nobody waits yet");
     let waiter = {
         let path = path.clone();
         thread::spawn(move || {
-            let k = keys(&path, "handoff1");
-            let store = SessionStore::new(k.clone());
+            let store = SessionStore::new(keys(&path, "handoff2"));
             let mut conn = connection(&path);
-            let token = LockToken::random();
-            let held = store
-                .acquire(&mut conn, &token, TTL, Which::Any, Waiter::New, 0)
-                .unwrap();
-            assert!(matches!(held, Attempt::Held(_)));
+            let (queued, _) = queue(&store, &mut conn, TTL);
             // Much longer than the release takes to come (and under the pool's 3 s read timeout):
-            // without the release's signal this returns false.
-            store
-                .wait_for_release(&mut conn, Duration::from_secs(2))
-                .unwrap()
+            // without the handoff this times out.
+            let handoff = store
+                .wait_for_handoff(
+                    &mut conn,
+                    &queued.token,
+                    &queued.blocked_on,
+                    Duration::from_secs(2),
+                )
+                .unwrap();
+            (queued.token, handoff)
         })
     };
-    // The waiter's failed attempt counted it as waiting; then it blocks.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while !exists(&mut holder_conn, &k.waiting) && Instant::now() < deadline {
+    while queued_tokens(&mut holder_conn, &k).is_empty() && Instant::now() < deadline {
         thread::sleep(Duration::from_millis(5));
     }
-    assert!(
-        exists(&mut holder_conn, &k.waiting),
-        "a waiter must announce itself"
-    );
+    // Queued; now (most likely) blocked.
     thread::sleep(Duration::from_millis(50));
     assert_eq!(
         store
@@ -228,10 +363,174 @@ fn a_release_wakes_a_blocked_waiter() {
             .unwrap(),
         Owned::Yes
     );
-    assert!(
-        waiter.join().unwrap(),
-        "the blocked waiter must receive the release signal"
+    let (token, handoff) = waiter.join().unwrap();
+    assert_eq!(handoff, Handoff::Handed(Some(b"from holder".to_vec())));
+    assert_eq!(
+        lock_value(&mut holder_conn, &k).as_deref(),
+        Some(token.as_str().as_bytes())
     );
+}
+
+#[test]
+fn a_waiter_that_gave_up_just_before_the_release_is_skipped() {
+    let (k, mut conn, store, holder) = held_session("gaveup1", None);
+    let (quitter, _) = queue(&store, &mut conn, TTL);
+    let (patient, _) = queue(&store, &mut conn, TTL);
+    // Out of budget: the lock is still the holder's, so it leaves the queue...
+    match store
+        .acquire(
+            &mut conn,
+            &quitter.token,
+            TTL,
+            Which::Any,
+            &LockWaiter::Leaving {
+                blocked_on: quitter.blocked_on.clone(),
+            },
+            0,
+        )
+        .unwrap()
+    {
+        Attempt::Held(held) => {
+            assert!(!held.joined);
+            assert_eq!(held.behind, None);
+        }
+        other => panic!("expected to give up, got {other:?}"),
+    }
+    assert_eq!(queued_tokens(&mut conn, &k), [patient.token.as_str()]);
+    // ... and wakes the one queued behind it, which now queues behind the holder.
+    assert_eq!(
+        store
+            .wait_for_handoff(&mut conn, &patient.token, &patient.blocked_on, TTL / 60)
+            .unwrap(),
+        Handoff::Woken
+    );
+    let blocked_on = match store
+        .acquire(
+            &mut conn,
+            &patient.token,
+            TTL,
+            Which::Any,
+            &LockWaiter::Queued {
+                blocked_on: patient.blocked_on.clone(),
+            },
+            0,
+        )
+        .unwrap()
+    {
+        Attempt::Held(held) => {
+            assert_eq!(held.behind.as_deref(), Some(holder.as_str().as_bytes()));
+            store.handoff_key(&patient.token, held.behind.as_deref())
+        }
+        other => panic!("expected to stay queued, got {other:?}"),
+    };
+    // The release passes over the one that left.
+    assert_eq!(
+        store.write(&mut conn, &holder, b"n|i:2;", TTL).unwrap(),
+        Owned::Yes
+    );
+    assert_eq!(
+        store
+            .wait_for_handoff(&mut conn, &patient.token, &blocked_on, TTL / 60)
+            .unwrap(),
+        Handoff::Handed(Some(b"n|i:2;".to_vec()))
+    );
+    assert_eq!(
+        lock_value(&mut conn, &k).as_deref(),
+        Some(patient.token.as_str().as_bytes())
+    );
+}
+
+#[test]
+fn a_waiter_handed_the_lock_as_it_gives_up_takes_it() {
+    let (k, mut conn, store, holder) = held_session("gaveup2", Some(b"n|i:3;"));
+    let (late, _) = queue(&store, &mut conn, TTL);
+    // Its last wait timed out just before the release came.
+    assert_eq!(store.release(&mut conn, &holder).unwrap(), Owned::Yes);
+    let leaving = LockWaiter::Leaving {
+        blocked_on: late.blocked_on.clone(),
+    };
+    assert_eq!(
+        store
+            .acquire(&mut conn, &late.token, TTL, Which::Any, &leaving, 0)
+            .unwrap(),
+        Attempt::Done(Acquired::Locked(Some(b"n|i:3;".to_vec()))),
+        "the lock it was handed is its own: it takes it instead of stranding it"
+    );
+    let handoff_left: bool = redis::cmd("EXISTS")
+        .arg(&late.blocked_on)
+        .query(&mut conn)
+        .unwrap();
+    assert!(!handoff_left, "the handoff it did not wait for is dropped");
+    assert_eq!(store.release(&mut conn, &late.token).unwrap(), Owned::Yes);
+    assert_eq!(lock_value(&mut conn, &k), None);
+}
+
+#[test]
+fn a_dead_waiter_is_skipped() {
+    let (k, mut conn, store, holder) = held_session("deadwaiter", Some(b"n|i:4;"));
+    // A waiter whose liveness runs out soon and that never comes back (its process died).
+    let short_lived = store.clone().with_waiter_alive(Duration::from_millis(50));
+    let (dead, _) = queue(&short_lived, &mut conn, TTL);
+    let (alive, _) = queue(&store, &mut conn, TTL);
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(store.release(&mut conn, &holder).unwrap(), Owned::Yes);
+    assert_eq!(
+        lock_value(&mut conn, &k).as_deref(),
+        Some(alive.token.as_str().as_bytes()),
+        "handed to the live waiter, not to the dead one ahead of it"
+    );
+    assert_eq!(queued_tokens(&mut conn, &k), Vec::<String>::new());
+    // It blocked behind the dead one, whose list gets nothing: its next attempt finds the lock
+    // its own.
+    let queued = LockWaiter::Queued {
+        blocked_on: alive.blocked_on.clone(),
+    };
+    assert_eq!(
+        store
+            .acquire(&mut conn, &alive.token, TTL, Which::Any, &queued, 0)
+            .unwrap(),
+        Attempt::Done(Acquired::Locked(Some(b"n|i:4;".to_vec())))
+    );
+    // The dead one's lock, had it been handed over, would expire with its lease; it was not.
+    assert_ne!(
+        lock_value(&mut conn, &k).as_deref(),
+        Some(dead.token.as_str().as_bytes())
+    );
+}
+
+#[test]
+fn a_waiter_for_an_existing_session_handed_a_destroyed_one_gives_the_lock_back() {
+    let (k, mut conn, store, holder) = held_session("handoff-missing", Some(b"n|i:5;"));
+    let validating = LockToken::random();
+    let blocked_on = match store
+        .acquire(
+            &mut conn,
+            &validating,
+            TTL,
+            Which::Existing,
+            &LockWaiter::New,
+            0,
+        )
+        .unwrap()
+    {
+        Attempt::Held(held) => store.handoff_key(&validating, held.behind.as_deref()),
+        other => panic!("expected to be queued, got {other:?}"),
+    };
+    assert_eq!(store.destroy_owned(&mut conn, &holder).unwrap(), Owned::Yes);
+    assert_eq!(
+        store
+            .acquire(
+                &mut conn,
+                &validating,
+                TTL,
+                Which::Existing,
+                &LockWaiter::Queued { blocked_on },
+                0
+            )
+            .unwrap(),
+        Attempt::Done(Acquired::Missing)
+    );
+    assert_eq!(lock_value(&mut conn, &k), None, "given back");
 }
 
 #[test]
@@ -241,7 +540,7 @@ fn renew_extends_only_our_own_lock() {
     let lease = Duration::from_millis(500);
     let (mine, theirs) = (LockToken::random(), LockToken::random());
     store
-        .acquire(&mut conn, &mine, lease, Which::Any, Waiter::New, 0)
+        .acquire(&mut conn, &mine, lease, Which::Any, &LockWaiter::New, 0)
         .unwrap();
     let pttl = |conn: &mut rustredis::pool::PooledConnection| -> i64 {
         redis::cmd("PTTL").arg(&k.lock).query(conn).unwrap()
@@ -277,31 +576,59 @@ fn max_waiters_turns_newcomers_away_but_not_those_already_waiting() {
     let store = SessionStore::new(k.clone());
     let holder = LockToken::random();
     store
-        .acquire(&mut conn, &holder, TTL, Which::Any, Waiter::New, 2)
+        .acquire(&mut conn, &holder, TTL, Which::Any, &LockWaiter::New, 2)
         .unwrap();
-    let attempt = |conn: &mut rustredis::pool::PooledConnection, waiter| {
-        store
-            .acquire(conn, &LockToken::random(), TTL, Which::Any, waiter, 2)
-            .unwrap()
-    };
+    let attempt =
+        |conn: &mut rustredis::pool::PooledConnection, token: &LockToken, waiter: &LockWaiter| {
+            store
+                .acquire(conn, token, TTL, Which::Any, waiter, 2)
+                .unwrap()
+        };
     // Two newcomers join the waiters; the third is turned away, and names the holder.
-    assert!(matches!(attempt(&mut conn, Waiter::New), Attempt::Held(_)));
-    assert!(matches!(attempt(&mut conn, Waiter::New), Attempt::Held(_)));
-    match attempt(&mut conn, Waiter::New) {
+    let (first, second) = (LockToken::random(), LockToken::random());
+    assert!(matches!(
+        attempt(&mut conn, &first, &LockWaiter::New),
+        Attempt::Held(_)
+    ));
+    assert!(matches!(
+        attempt(&mut conn, &second, &LockWaiter::New),
+        Attempt::Held(_)
+    ));
+    match attempt(&mut conn, &LockToken::random(), &LockWaiter::New) {
         Attempt::Done(Acquired::TooManyWaiters(held)) => {
             assert_eq!(held.holder.details.unwrap().pid, std::process::id())
         }
         other => panic!("expected the third newcomer turned away, got {other:?}"),
     }
-    let waiting: i64 = redis::cmd("GET").arg(&k.waiting).query(&mut conn).unwrap();
+    let waiting: i64 = redis::cmd("ZCARD").arg(&k.queue).query(&mut conn).unwrap();
     assert_eq!(
         waiting, 2,
         "a turned-away request does not count as waiting"
     );
-    // A request already waiting keeps trying.
+    // A request already waiting keeps trying, and so does a retry of its first attempt.
+    let queued = LockWaiter::Queued {
+        blocked_on: store.handoff_key(&first, Some(holder.as_str().as_bytes())),
+    };
     assert!(matches!(
-        attempt(&mut conn, Waiter::Waiting),
+        attempt(&mut conn, &first, &queued),
         Attempt::Held(_)
+    ));
+    assert!(matches!(
+        attempt(&mut conn, &second, &LockWaiter::New),
+        Attempt::Held(_)
+    ));
+    // Requests waiting for the lock to be free without taking it count too.
+    store.release(&mut conn, &holder).unwrap();
+    // (handed to `first`)
+    assert!(matches!(
+        store
+            .compare_and_set(&mut conn, b"", b"x", TTL, Waiter::New)
+            .unwrap(),
+        Attempt::Held(_)
+    ));
+    assert!(matches!(
+        attempt(&mut conn, &LockToken::random(), &LockWaiter::New),
+        Attempt::Done(Acquired::TooManyWaiters(_))
     ));
     // Without a cap, everyone waits.
     assert!(matches!(
@@ -311,7 +638,7 @@ fn max_waiters_turns_newcomers_away_but_not_those_already_waiting() {
                 &LockToken::random(),
                 TTL,
                 Which::Any,
-                Waiter::New,
+                &LockWaiter::New,
                 0
             )
             .unwrap(),
@@ -353,7 +680,7 @@ fn the_pipelined_acquire_takes_a_free_lock_and_falls_back_when_held() {
                 &LockToken::random(),
                 TTL,
                 Which::Any,
-                Waiter::New,
+                &LockWaiter::New,
                 0
             )
             .unwrap(),
@@ -385,7 +712,7 @@ fn a_large_write_is_staged_and_renamed_only_under_our_lock() {
         .collect();
     let mine = LockToken::random();
     store
-        .acquire(&mut conn, &mine, TTL, Which::Any, Waiter::New, 0)
+        .acquire(&mut conn, &mine, TTL, Which::Any, &LockWaiter::New, 0)
         .unwrap();
     // Redis forgot every script (a restart, SCRIPT FLUSH): the pipeline loads it and stages again.
     redis::cmd("SCRIPT")

@@ -10,7 +10,7 @@ use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
 use redis::{RedisResult, Value};
-use rustredis::protocol::reply;
+use rustredis::protocol::{reply, Handoff, LockWaiter};
 
 fn refused_as_protocol_error<T>(result: &RedisResult<T>) -> bool {
     match result {
@@ -33,9 +33,19 @@ fn check(value: Value) {
     let _ = reply::shape(&value);
     let len = table_len(&value);
 
-    let acquired = reply::acquire(value.clone());
-    if !refused_as_protocol_error(&acquired) {
-        assert!(matches!(len, Some(1..=3)), "{value:?}");
+    for waiter in [
+        LockWaiter::New,
+        LockWaiter::Queued {
+            blocked_on: b"k".to_vec(),
+        },
+        LockWaiter::Leaving {
+            blocked_on: b"k".to_vec(),
+        },
+    ] {
+        let acquired = reply::acquire(&waiter, value.clone());
+        if !refused_as_protocol_error(&acquired) {
+            assert!(matches!(len, Some(1..=4)), "{value:?}");
+        }
     }
     for what in ["the write script", "the renew script"] {
         let owned = reply::owned(what, value.clone());
@@ -67,6 +77,25 @@ fn check(value: Value) {
     let popped = reply::blpop(b"k", value.clone());
     if !refused_as_protocol_error(&popped) {
         assert!(value == Value::Nil || len == Some(2));
+    }
+    // A handoff grants the lock only with this request's secret, and its data is the rest.
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+    match reply::handoff(b"k", SECRET, value.clone()) {
+        Ok(Handoff::Handed(data)) => {
+            let mut payload = format!("{SECRET}{}", if data.is_some() { '+' } else { '-' })
+                .into_bytes();
+            payload.extend_from_slice(data.as_deref().unwrap_or_default());
+            assert_eq!(
+                value,
+                Value::Array(vec![
+                    Value::BulkString(b"k".to_vec()),
+                    Value::BulkString(payload)
+                ])
+            );
+        }
+        Ok(Handoff::Woken) => assert_eq!(len, Some(2)),
+        Ok(Handoff::TimedOut) => assert_eq!(value, Value::Nil),
+        Err(err) => assert!(reply::is_protocol_error(&err)),
     }
     if !refused_as_protocol_error(&reply::set(value.clone())) {
         assert_eq!(value, Value::Okay);

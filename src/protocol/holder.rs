@@ -104,6 +104,12 @@ impl LockToken {
     }
 }
 
+/// The secret of a lock value in our format (a [`LockToken`]'s), None for any other value.
+pub(super) fn token_secret(value: &[u8]) -> Option<&str> {
+    Holder::parse(value).details?;
+    std::str::from_utf8(value.get(..32)?).ok()
+}
+
 /// A lock's holder, as its value describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {

@@ -1,35 +1,47 @@
 //! The lock protocol, both halves: what Redis runs ([`scripts`]) and how a request takes, waits
-//! for, uses and gives back a session's lock ([`SessionStore`], [`wait_while_held`]).
+//! for, uses and gives back a session's lock ([`SessionStore`], [`wait_for_lock`],
+//! [`wait_while_held`]).
 //!
 //! # Keys (one session; see `keys.rs`)
 //! | key | holds | lives |
 //! |---|---|---|
 //! | `<prefix><id>` | the session data, as phpredis stores it | `session.gc_maxlifetime` |
 //! | `<prefix><id>_LOCK` | the holder's token: a secret new per acquisition, and who holds it (`holder.rs`) | a lease of `rustredis.lock_ttl_ms`, renewed by the holder (`crate::lease`) |
-//! | `<prefix><id>_LOCK_WAITING` | how many requests wait for the lock | 2 s after the last attempt |
-//! | `<prefix><id>_LOCK_WAKE` | a one-element list a release pushes to while anyone waits | 5 s |
+//! | `<prefix><id>_LOCK_QUEUE` | the requests waiting to take the lock: a sorted set of their tokens, by arrival | 2 s after the last waiter's last attempt |
+//! | `<prefix><id>_LOCK_QUEUE_INFO` | for each of them: until when it counts as alive (Redis time) and the lease it asks for | the same |
+//! | `<prefix><id>_LOCK_HANDOFF_<secret>` | a one-element list through which the holder with that secret hands the lock to the waiter queued right behind it, with the data; or a waiter leaving the queue wakes the one behind it | the handed lock's lease (2 s) |
+//! | `<prefix><id>_LOCK_WAITING` | how many requests wait for the lock to be free without taking it (an optimistic write, a destroy without our lock) | 2 s after the last attempt |
+//! | `<prefix><id>_LOCK_WAKE` | a one-element list a release pushes to while those wait | 5 s |
 //!
 //! # A locked request (2 round trips)
-//! 1. **ACQUIRE**: `SET lock token NX PX ttl`, and the data's `GET` in the same script (run by
+//! 1. **Acquire**: `SET lock token NX PX ttl` and the data's `GET`, pipelined (no Lua; run by
 //!    validate_sid or create_sid, whose read hands it over, or by read).
 //! 2. While the request runs, its process's renewal thread extends the lease with **RENEW**
 //!    (owner-checked: a lock that is no longer this token is left alone).
-//! 3. Held by another request: the request joins the waiter count (in that same script), blocks
-//!    on the wake-up list with `BLPOP` for its next backoff step and tries again; the script that
-//!    finally lets it in (or STOP_WAITING when it gives up) takes it off the count. A newcomer
-//!    that finds `rustredis.max_waiters` requests waiting is turned away (`BUSY`) instead.
+//! 3. Held by another request: at once **ACQUIRE** queues the request (or, when
+//!    `rustredis.max_waiters` requests already wait, turns it away: `BUSY`) and says whom it
+//!    queues behind: the closest live waiter ahead of it, or the holder. The request blocks with
+//!    `BLPOP` on that one's handoff list. A release hands the lock to the oldest live waiter: the
+//!    lock becomes its token with its lease, and the data comes as the reply of its `BLPOP`, so
+//!    the waiter holds the lock with no further round trip (and no newcomer can slip in between:
+//!    the lock is never free). A wait that brings nothing (a timeout, a waiter ahead that left)
+//!    is followed by ACQUIRE again, which keeps the request's place, renews its liveness, takes
+//!    the lock if it was handed over meanwhile or is free, and says whom to block on now. Out
+//!    of budget, ACQUIRE leaves the queue, waking the one queued behind, unless it finds the lock
+//!    handed to it just then (or free): then it takes it instead of stranding it.
 //! 4. **WRITE** or **TOUCH** (lazy_write, data unchanged) saves and releases in one script, only
 //!    while the lock still holds this request's token: a request that outlived its lock writes
 //!    nothing (`LOST`). **DESTROY_OWNED** deletes under the same rule; **RELEASE** (close, on
-//!    every other path) gives the lock back.
-//! 5. Releasing while the count says someone waits pushes one signal: Redis serves blocked
-//!    clients in order, so the longest waiter wakes within one round trip. Uncontended requests
-//!    leave no count and no list behind.
+//!    every other path) gives the lock back. Each of them hands the lock over as in 3.
+//! 5. A waiter that died stops renewing its liveness: a release passes over it after 2 s. One
+//!    that dies after it was handed the lock renews nothing, so that lock frees within its
+//!    lease, like any holder's. Uncontended requests leave no queue, list or count behind.
 //!
 //! # Requests without a lock
 //! read_and_close and optimistic reads are a plain `GET`. An optimistic write is
 //! **COMPARE_AND_SET** (write only if the data still hashes like what was read, and no locking
-//! request holds the session: then it waits like a lock taker). A destroy without our lock is
+//! request holds the session: then it waits for the lock to be free, counted in `_WAITING` and
+//! woken through `_WAKE` by a release that frees the lock). A destroy without our lock is
 //! **DESTROY_UNOWNED** (waits for a holder the same way). **RESERVE** creates a new id empty with
 //! `SET NX` (and its lock) so no two requests can ever get one id.
 //!
@@ -41,11 +53,16 @@
 //! failover lost makes its holder's write report a lost lock, never clobber.
 //!
 //! # Replies
-//! Every script replies `{code, …}`: `OK` (done), `HELD` + the lock's remaining ms and value
-//! (another request holds it; `BUSY` likewise, when too many wait), `LOST` + whether another request's lock is there (our token is gone), `MISSING` (no such session), `CHANGED` + the
-//! current data (compare-and-set lost), `TAKEN` (reserve found the id in use). Every retry is
-//! idempotent: acquire finds its own token, release and destroy find nothing left to do, a write
-//! or compare-and-set reports a lost lock or a conflict it need not have — loud, never silent.
+//! Every script replies `{code, …}`: `OK` (done; ACQUIRE adds the data), `HELD` + the lock's
+//! remaining ms and value (another request holds it; ACQUIRE adds whom a queued request queues
+//! behind; `BUSY` likewise, when too many wait), `LOST` + whether another request's lock is
+//! there (our token is gone), `MISSING` (no such session), `CHANGED` + the current data
+//! (compare-and-set lost), `TAKEN` (reserve found the id in use). A handoff list holds
+//! `<secret>+<data>` or `<secret>-` (the lock handed to the request with that secret, with the
+//! session or none) or `~` (the waiter ahead left). Every retry is idempotent: acquire finds its
+//! own token or its own place in the queue, release and destroy find nothing left to do, a
+//! write or compare-and-set reports a lost lock or a conflict it need not have — loud, never
+//! silent.
 
 mod holder;
 pub mod reply;
@@ -75,8 +92,13 @@ const WAKE_TTL_MS: u64 = 5_000;
 /// How long the waiter count lives after the last waiter's last attempt: longer than the longest
 /// wait between two attempts, so a release during any wait is signalled.
 const WAITING_TTL_MS: u64 = 2_000;
+/// How long a request queued for the lock counts as alive after its last attempt: far longer
+/// than the longest wait between two attempts (MAX_BACKOFF), so only a waiter that died, or
+/// whose process hung that long, is passed over by a release.
+const WAITER_ALIVE: Duration = Duration::from_millis(WAITING_TTL_MS);
 
-/// Whether this request already counts itself among the waiters (the scripts' `waiter`).
+/// Whether a request waiting for the lock to be free (COMPARE_AND_SET, DESTROY_UNOWNED) already
+/// counts itself among the waiters (the scripts' `waiter`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Waiter {
     /// First attempt: not counted yet.
@@ -92,6 +114,41 @@ impl Waiter {
             Waiter::Waiting => "waiting",
         }
     }
+}
+
+/// Where a request that wants the lock stands in the session's queue of waiters (ACQUIRE's
+/// `waiter`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockWaiter {
+    /// Not queued: an attempt that finds the lock held queues it (or turns it away, BUSY).
+    New,
+    /// Queued, and blocked on the handoff list `blocked_on` since its last attempt.
+    Queued { blocked_on: Vec<u8> },
+    /// Queued, blocked on `blocked_on`, and out of budget: the attempt takes the lock if it was
+    /// handed over meanwhile or is free, and leaves the queue otherwise.
+    Leaving { blocked_on: Vec<u8> },
+}
+
+impl LockWaiter {
+    fn arg(&self) -> &'static str {
+        match self {
+            LockWaiter::New => "new",
+            LockWaiter::Queued { .. } => "queued",
+            LockWaiter::Leaving { .. } => "leaving",
+        }
+    }
+}
+
+/// What a wait on a handoff list brought.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Handoff {
+    /// A release handed the lock over: it holds this request's token now, with the request's
+    /// lease. The session's data (None: no such key).
+    Handed(Option<Vec<u8>>),
+    /// Woken without the lock (the waiter ahead left the queue, or a handoff meant for another
+    /// request): the next attempt finds where things stand.
+    Woken,
+    TimedOut,
 }
 
 /// Which sessions ACQUIRE may lock.
@@ -110,8 +167,11 @@ pub struct HeldBy {
     pub expires_in: Option<Duration>,
     pub holder: Holder,
     /// Whether the attempt counted this request among the waiters (the scripts do; the
-    /// pipelined first attempt does not).
+    /// pipelined first attempt does not, nor an attempt that left the queue).
     pub joined: bool,
+    /// For a request queued for the lock: whom it queues behind (the token of the closest live
+    /// waiter ahead of it, or the lock's value), whose handoff list it blocks on.
+    pub behind: Option<Vec<u8>>,
 }
 
 /// The answer to an attempt that may find the lock held by another request.
@@ -150,6 +210,15 @@ pub enum Cas {
     Written,
     /// Someone wrote since our base; this is what Redis holds now.
     Changed(Vec<u8>),
+}
+
+/// `BLPOP key timeout`. Its timeout is in seconds with millisecond resolution; 0 would block
+/// forever.
+fn blpop(key: &[u8], timeout: Duration) -> redis::Cmd {
+    let seconds = (millis(timeout) as f64) / 1000.0;
+    let mut cmd = redis::cmd("BLPOP");
+    cmd.arg(key).arg(format!("{seconds:.3}"));
+    cmd
 }
 
 fn ttl_seconds(ttl: Duration) -> u64 {
@@ -220,6 +289,7 @@ fn query_all(
 pub struct SessionStore {
     keys: SessionKeys,
     replicas: Option<Replicas>,
+    waiter_alive: Duration,
 }
 
 impl SessionStore {
@@ -227,6 +297,7 @@ impl SessionStore {
         SessionStore {
             keys,
             replicas: None,
+            waiter_alive: WAITER_ALIVE,
         }
     }
 
@@ -288,6 +359,15 @@ impl SessionStore {
         Ok(reply)
     }
 
+    /// How long a request this store queues for the lock counts as alive after each attempt
+    /// (2 s; tests make waiters that die sooner).
+    pub fn with_waiter_alive(self, waiter_alive: Duration) -> SessionStore {
+        SessionStore {
+            waiter_alive,
+            ..self
+        }
+    }
+
     /// An invocation of `script` with this session's keys in the order the prelude names them.
     fn script<'s>(&self, script: &'s Lua) -> ScriptInvocation<'s> {
         let mut invocation = script.prepare_invoke();
@@ -295,35 +375,80 @@ impl SessionStore {
             .key(&self.keys.data)
             .key(&self.keys.lock)
             .key(&self.keys.wake)
-            .key(&self.keys.waiting);
+            .key(&self.keys.waiting)
+            .key(&self.keys.queue)
+            .key(&self.keys.queue_info);
         invocation
     }
 
+    /// [`Self::script`] for a script run with `token`: its handoff list (the prelude's MINE)
+    /// follows the session's keys.
+    fn script_with<'s>(&self, script: &'s Lua, token: &LockToken) -> ScriptInvocation<'s> {
+        let mut invocation = self.script(script);
+        invocation.key(self.keys.handoff(token.secret()));
+        invocation
+    }
+
+    /// The handoff list a request with `token`, queued behind `ahead` (a waiter's token or the
+    /// lock's value), blocks on: that one's. A lock value that is not ours (phpredis) hands
+    /// nothing over; the request then blocks on its own list, where nothing comes for it.
+    pub fn handoff_key(&self, token: &LockToken, ahead: Option<&[u8]>) -> Vec<u8> {
+        let secret = ahead.and_then(holder::token_secret);
+        self.keys.handoff(secret.unwrap_or(token.secret()))
+    }
+
+    /// ACQUIRE for a request that found the lock held by the pipelined attempt (`waiter` = New:
+    /// it joins the queue), that is queued, or that leaves the queue. A lock handed over for an
+    /// id that no longer exists (a destroy released it) is released again when `which` is
+    /// [`Which::Existing`].
     pub fn acquire(
         &self,
         conn: &mut dyn ConnectionLike,
         token: &LockToken,
         lock_ttl: Duration,
         which: Which,
-        waiter: Waiter,
+        waiter: &LockWaiter,
         max_waiters: u32,
     ) -> RedisResult<Attempt<Acquired>> {
-        let reply = self.run_script(
-            conn,
-            None,
-            self.script(&scripts::ACQUIRE)
-                .arg(token.as_str()) // token
-                .arg(millis(lock_ttl)) // lock_ttl_ms
-                .arg(match which {
-                    Which::Any => "any",
-                    Which::Existing => "existing",
-                }) // which
-                .arg(waiter.arg()) // waiter
-                .arg(WAITING_TTL_MS) // waiting_ttl_ms
-                .arg(max_waiters), // max_waiters
-            Wait::Best,
-        )?;
-        reply::acquire(reply)
+        let mut invocation = self.script_with(&scripts::ACQUIRE, token);
+        if let LockWaiter::Queued { blocked_on } | LockWaiter::Leaving { blocked_on } = waiter {
+            invocation.key(blocked_on);
+        }
+        invocation
+            .arg(token.as_str()) // token
+            .arg(millis(lock_ttl)) // lock_ttl_ms
+            .arg(match which {
+                Which::Any => "any",
+                Which::Existing => "existing",
+            }) // which
+            .arg(waiter.arg()) // waiter
+            .arg(millis(self.waiter_alive)) // alive_ms
+            .arg(max_waiters); // max_waiters
+        let reply = self.run_script(conn, None, &invocation, Wait::Best)?;
+        match reply::acquire(waiter, reply)? {
+            Attempt::Done(Acquired::Locked(data)) => {
+                Ok(Attempt::Done(self.locked(conn, token, which, data)?))
+            }
+            other => Ok(other),
+        }
+    }
+
+    /// The lock is ours with `data`: with [`Which::Existing`] and no such session, it is given
+    /// back at once (a second round trip, for unknown ids only).
+    fn locked(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        which: Which,
+        data: Option<Vec<u8>>,
+    ) -> RedisResult<Acquired> {
+        match (data, which) {
+            (None, Which::Existing) => {
+                self.release(conn, token)?;
+                Ok(Acquired::Missing)
+            }
+            (data, _) => Ok(Acquired::Locked(data)),
+        }
     }
 
     /// The first attempt to acquire: [`Self::acquire_pipelined`], or in a Redis Cluster the
@@ -339,7 +464,7 @@ impl SessionStore {
         max_waiters: u32,
     ) -> RedisResult<Attempt<Acquired>> {
         if self.keys.layout == KeyLayout::Cluster {
-            self.acquire(conn, token, lock_ttl, which, Waiter::New, max_waiters)
+            self.acquire(conn, token, lock_ttl, which, &LockWaiter::New, max_waiters)
         } else {
             self.acquire_pipelined(conn, token, lock_ttl, which)
         }
@@ -378,13 +503,9 @@ impl SessionStore {
                 .ignore();
         }
         let replies: Vec<Value> = pipe.query(conn)?;
-        match (reply::acquire_pipelined(replies)?, which) {
-            (Ok(None), Which::Existing) => {
-                self.release(conn, token)?;
-                Ok(Attempt::Done(Acquired::Missing))
-            }
-            (Ok(data), _) => Ok(Attempt::Done(Acquired::Locked(data))),
-            (Err(held), _) => Ok(Attempt::Held(held)),
+        match reply::acquire_pipelined(replies)? {
+            Ok(data) => Ok(Attempt::Done(self.locked(conn, token, which, data)?)),
+            Err(held) => Ok(Attempt::Held(held)),
         }
     }
 
@@ -395,13 +516,21 @@ impl SessionStore {
         conn: &mut dyn ConnectionLike,
         timeout: Duration,
     ) -> RedisResult<bool> {
-        // BLPOP's timeout is in seconds with millisecond resolution; 0 would block forever.
-        let seconds = (millis(timeout) as f64) / 1000.0;
-        let reply: Value = redis::cmd("BLPOP")
-            .arg(&self.keys.wake)
-            .arg(format!("{seconds:.3}"))
-            .query(conn)?;
+        let reply: Value = blpop(&self.keys.wake, timeout).query(conn)?;
         reply::blpop(self.keys.wake.as_ref(), reply)
+    }
+
+    /// Blocks on the handoff list `blocked_on` (see [`Self::handoff_key`]) until a release hands
+    /// the lock to this request, the waiter ahead leaves, or `timeout` passes.
+    pub fn wait_for_handoff(
+        &self,
+        conn: &mut dyn ConnectionLike,
+        token: &LockToken,
+        blocked_on: &[u8],
+        timeout: Duration,
+    ) -> RedisResult<Handoff> {
+        let reply: Value = blpop(blocked_on, timeout).query(conn)?;
+        reply::handoff(blocked_on, token.secret(), reply)
     }
 
     /// A waiter that gives up stops counting itself, so releases stop signalling for it.
@@ -428,7 +557,7 @@ impl SessionStore {
         let reply = self.run_script(
             conn,
             None,
-            self.script(&scripts::WRITE)
+            self.script_with(&scripts::WRITE, token)
                 .arg(token.as_str()) // token
                 .arg(data) // data
                 .arg(ttl_seconds(ttl)) // ttl_s
@@ -449,7 +578,7 @@ impl SessionStore {
         ttl: Duration,
     ) -> RedisResult<Owned> {
         let staging = self.keys.staging(token.secret());
-        let mut invocation = self.script(&scripts::WRITE_STAGED);
+        let mut invocation = self.script_with(&scripts::WRITE_STAGED, token);
         invocation
             .key(&staging)
             .arg(token.as_str()) // token
@@ -468,7 +597,7 @@ impl SessionStore {
         let reply = self.run_script(
             conn,
             None,
-            self.script(&scripts::TOUCH)
+            self.script_with(&scripts::TOUCH, token)
                 .arg(token.as_str()) // token
                 .arg(ttl_seconds(ttl)) // ttl_s
                 .arg(WAKE_TTL_MS), // wake_ttl_ms
@@ -494,7 +623,7 @@ impl SessionStore {
 
     pub fn release(&self, conn: &mut dyn ConnectionLike, token: &LockToken) -> RedisResult<Owned> {
         let reply: Value = self
-            .script(&scripts::RELEASE)
+            .script_with(&scripts::RELEASE, token)
             .arg(token.as_str()) // token
             .arg(WAKE_TTL_MS) // wake_ttl_ms
             .invoke(conn)?;
@@ -509,7 +638,7 @@ impl SessionStore {
         let reply = self.run_script(
             conn,
             None,
-            self.script(&scripts::DESTROY_OWNED)
+            self.script_with(&scripts::DESTROY_OWNED, token)
                 .arg(token.as_str()) // token
                 .arg(WAKE_TTL_MS), // wake_ttl_ms
             Wait::Required,
@@ -669,6 +798,14 @@ impl Backoff {
         wait
     }
 
+    /// [`Self::after_held`] for a request queued for the lock: a release hands it over at once,
+    /// so the waits need not start short; they bound how late a lock that expired, or a waiter
+    /// ahead that died, is noticed.
+    pub fn after_queued(&mut self, held: HeldBy) -> Option<Duration> {
+        self.next = MAX_BACKOFF;
+        self.after_held(held)
+    }
+
     /// How long to wait before the next attempt, or None when the budget is spent.
     pub fn next_wait(&mut self, holder_expires_in: Option<Duration>) -> Option<Duration> {
         let waited = self.waited();
@@ -706,7 +843,91 @@ pub enum Waited<T> {
     TimedOut(Duration, HeldBy),
 }
 
-/// The one wait loop: runs `attempt` until it no longer finds the lock held by another request,
+/// What a request asks of a lock.
+#[derive(Debug, Clone, Copy)]
+pub struct LockRequest<'t> {
+    pub token: &'t LockToken,
+    pub lock_ttl: Duration,
+    pub which: Which,
+    pub max_waiters: u32,
+}
+
+/// Takes the lock, waiting within `backoff`'s budget: the pipelined attempt, and if another
+/// request holds the lock, at once the attempt that queues this request; then it blocks on the
+/// handoff list of whom it queues behind, where a release hands it the lock with the data (no
+/// round trip after that), and tries again after each wait that brought nothing. Out of
+/// budget, it leaves the queue (or finds the lock was handed to it just then, or is free).
+/// Each attempt and each wait is one command on a connection of its own checkout.
+pub fn wait_for_lock(
+    redis: &impl Connections,
+    store: &SessionStore,
+    backoff: &mut Backoff,
+    request: LockRequest<'_>,
+) -> SessionResult<Waited<Acquired>> {
+    let LockRequest {
+        token,
+        lock_ttl,
+        which,
+        max_waiters,
+    } = request;
+    let attempt = |waiter: &LockWaiter| {
+        redis.run(&mut |conn| store.acquire(conn, token, lock_ttl, which, waiter, max_waiters))
+    };
+    let mut held = match redis
+        .run(&mut |conn| store.acquire_first(conn, token, lock_ttl, which, max_waiters))?
+    {
+        Attempt::Done(acquired) => return Ok(Waited::Done(acquired)),
+        Attempt::Held(held) => held,
+    };
+    if held.behind.is_none() {
+        // The pipelined attempt does not queue (in a Cluster the first attempt is ACQUIRE,
+        // which did): the attempt that queues follows at once.
+        if backoff.after_held(held.clone()).is_none() {
+            return Ok(Waited::TimedOut(backoff.waited(), held));
+        }
+        held = match attempt(&LockWaiter::New)? {
+            Attempt::Done(acquired) => return Ok(Waited::Done(acquired)),
+            Attempt::Held(held) => held,
+        };
+    }
+    loop {
+        let blocked_on = store.handoff_key(token, held.behind.as_deref());
+        // Behind a lock that is not ours (phpredis), nothing is handed over: its release is
+        // only noticed by trying again, soon at first.
+        let handed_over = held
+            .behind
+            .as_deref()
+            .and_then(holder::token_secret)
+            .is_some();
+        let wait = if handed_over {
+            backoff.after_queued(held.clone())
+        } else {
+            backoff.after_held(held.clone())
+        };
+        let Some(wait) = wait else {
+            return Ok(match attempt(&LockWaiter::Leaving { blocked_on })? {
+                Attempt::Done(acquired) => Waited::Done(acquired),
+                Attempt::Held(held) => Waited::TimedOut(backoff.waited(), held),
+            });
+        };
+        match redis.run(&mut |conn| store.wait_for_handoff(conn, token, &blocked_on, wait))? {
+            Handoff::Handed(None) if which == Which::Existing => {
+                // Handed over by a destroy: the id validate_sid asked about is gone.
+                redis.run(&mut |conn| store.release(conn, token))?;
+                return Ok(Waited::Done(Acquired::Missing));
+            }
+            Handoff::Handed(data) => return Ok(Waited::Done(Acquired::Locked(data))),
+            Handoff::Woken | Handoff::TimedOut => {}
+        }
+        held = match attempt(&LockWaiter::Queued { blocked_on })? {
+            Attempt::Done(acquired) => return Ok(Waited::Done(acquired)),
+            Attempt::Held(held) => held,
+        };
+    }
+}
+
+/// The wait loop for a lock to be free (compare-and-set, destroy without our lock): runs
+/// `attempt` until it no longer finds the lock held by another request,
 /// blocking on the wake-up list between attempts as `backoff` allows. Each attempt and each
 /// wait is one command on a connection of its own checkout. `attempt` is told whether this
 /// request already counts as waiting; the scripts keep the count, and the loop leaves it when

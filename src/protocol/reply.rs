@@ -15,7 +15,7 @@ use std::time::Duration;
 use redis::{ErrorKind, RedisError, RedisResult, Value};
 
 use super::holder::Holder;
-use super::{Acquired, Attempt, Cas, HeldBy, Owned};
+use super::{Acquired, Attempt, Cas, Handoff, HeldBy, LockWaiter, Owned};
 
 /// The scripts' reply codes (`PRELUDE` in `scripts.rs`).
 pub(super) const OK: i64 = 1;
@@ -122,25 +122,96 @@ fn held_by(pttl: &Value, holder: &Value) -> Option<HeldBy> {
         expires_in: u64::try_from(pttl).ok().map(Duration::from_millis),
         holder,
         joined: true,
+        behind: None,
     })
 }
 
-/// ACQUIRE: `{OK, data|false}` | `{HELD, pttl, holder}` | `{BUSY, pttl, holder}` | `{MISSING}`.
-pub fn acquire(reply: Value) -> RedisResult<Attempt<Acquired>> {
+/// ACQUIRE as `waiter` runs it: `{OK, data|false}` | `{MISSING}`, and for a request that stays
+/// queued `{HELD, pttl, holder, ahead}` (whom it queues behind: a waiter's token or the lock's
+/// value), for one leaving the queue `{HELD, pttl, holder}`, for a newcomer turned away
+/// `{BUSY, pttl, holder}`.
+pub fn acquire(waiter: &LockWaiter, reply: Value) -> RedisResult<Attempt<Acquired>> {
     const WHAT: &str = "the acquire script";
+    let leaving = matches!(waiter, LockWaiter::Leaving { .. });
     let decoded = match table(WHAT, &reply)? {
         [Value::Int(OK), Value::Nil] => Some(Attempt::Done(Acquired::Locked(None))),
         [Value::Int(OK), Value::BulkString(_)] => {
             return Ok(Attempt::Done(Acquired::Locked(Some(last_bulk(reply)))))
         }
-        [Value::Int(HELD), pttl, holder] => held_by(pttl, holder).map(Attempt::Held),
-        [Value::Int(BUSY), pttl, holder] => {
+        [Value::Int(HELD), pttl, holder, Value::BulkString(ahead)] if !leaving => {
+            held_by(pttl, holder).map(|held| {
+                Attempt::Held(HeldBy {
+                    behind: Some(ahead.clone()),
+                    ..held
+                })
+            })
+        }
+        [Value::Int(HELD), pttl, holder] if leaving => held_by(pttl, holder).map(|held| {
+            Attempt::Held(HeldBy {
+                joined: false,
+                ..held
+            })
+        }),
+        [Value::Int(BUSY), pttl, holder] if *waiter == LockWaiter::New => {
             held_by(pttl, holder).map(|held| Attempt::Done(Acquired::TooManyWaiters(held)))
         }
         [Value::Int(MISSING)] => Some(Attempt::Done(Acquired::Missing)),
         _ => None,
     };
     decoded.map_or_else(|| malformed(WHAT, &reply), Ok)
+}
+
+/// BLPOP on a handoff list `key` by the waiter whose token's secret is `secret`: nil (timed
+/// out) or `[key, element]`, the element one a release or a leaving waiter posts there:
+/// `<secret>+<data>` or `<secret>-` (the lock handed over, with the session or none; a
+/// secret that is not ours only wakes: the lock tells its owner), or `~` (the waiter ahead
+/// left the queue).
+pub fn handoff(key: &[u8], secret: &str, reply: Value) -> RedisResult<Handoff> {
+    const WHAT: &str = "BLPOP on the handoff list";
+    const SECRET_LEN: usize = 32;
+    let mut items = match reply {
+        Value::Nil => return Ok(Handoff::TimedOut),
+        Value::Array(items) => items,
+        reply => return malformed(WHAT, &reply),
+    };
+    if !matches!(items.as_slice(),
+        [Value::BulkString(popped_from), Value::BulkString(_)] if popped_from == key)
+    {
+        return malformed(WHAT, &Value::Array(items));
+    }
+    let Some(Value::BulkString(mut payload)) = items.pop() else {
+        unreachable!("matched as ending with a bulk string")
+    };
+    if payload == b"~" {
+        return Ok(Handoff::Woken);
+    }
+    let well_formed = payload.len() > SECRET_LEN
+        && payload[..SECRET_LEN]
+            .iter()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
+        && (payload[SECRET_LEN] == b'+'
+            || (payload[SECRET_LEN] == b'-' && payload.len() == SECRET_LEN + 1));
+    if !well_formed {
+        // Its shape without its content (it may hold session data).
+        return malformed(
+            WHAT,
+            &Value::Array(vec![
+                Value::BulkString(key.to_vec()),
+                Value::BulkString(payload),
+            ]),
+        );
+    }
+    if &payload[..SECRET_LEN] != secret.as_bytes() {
+        return Ok(Handoff::Woken);
+    }
+    Ok(Handoff::Handed(match payload[SECRET_LEN] {
+        b'+' => {
+            // Taken out in place, not copied into a new buffer: it may be megabytes.
+            payload.drain(..=SECRET_LEN);
+            Some(payload)
+        }
+        _ => None,
+    }))
 }
 
 /// The pipelined acquire's `SET lock NX PX`, `GET data`, `PTTL lock`, `GET lock`: `Ok(data)` when
@@ -306,27 +377,69 @@ mod tests {
         assert!(err.to_string().contains("malformed reply"), "{err}");
     }
 
+    fn waiters() -> [LockWaiter; 3] {
+        [
+            LockWaiter::New,
+            LockWaiter::Queued {
+                blocked_on: b"k".to_vec(),
+            },
+            LockWaiter::Leaving {
+                blocked_on: b"k".to_vec(),
+            },
+        ]
+    }
+
     #[test]
     fn acquire_accepts_its_shapes() {
-        assert_eq!(
-            acquire(array(vec![Value::Int(OK), Value::Nil])).unwrap(),
-            Attempt::Done(Acquired::Locked(None))
-        );
-        assert_eq!(
-            acquire(array(vec![Value::Int(OK), bulk(b"a|i:1;")])).unwrap(),
-            Attempt::Done(Acquired::Locked(Some(b"a|i:1;".to_vec())))
-        );
-        assert_eq!(
-            acquire(array(vec![Value::Int(MISSING)])).unwrap(),
-            Attempt::Done(Acquired::Missing)
-        );
-        match acquire(array(vec![Value::Int(HELD), Value::Int(1500), bulk(b"x")])).unwrap() {
+        for waiter in &waiters() {
+            assert_eq!(
+                acquire(waiter, array(vec![Value::Int(OK), Value::Nil])).unwrap(),
+                Attempt::Done(Acquired::Locked(None))
+            );
+            assert_eq!(
+                acquire(waiter, array(vec![Value::Int(OK), bulk(b"a|i:1;")])).unwrap(),
+                Attempt::Done(Acquired::Locked(Some(b"a|i:1;".to_vec())))
+            );
+            assert_eq!(
+                acquire(waiter, array(vec![Value::Int(MISSING)])).unwrap(),
+                Attempt::Done(Acquired::Missing)
+            );
+        }
+        let [new, queued, leaving] = waiters();
+        for waiter in [&new, &queued] {
+            let reply = array(vec![
+                Value::Int(HELD),
+                Value::Int(1500),
+                bulk(b"x"),
+                bulk(b"ahead"),
+            ]);
+            match acquire(waiter, reply).unwrap() {
+                Attempt::Held(held) => {
+                    assert_eq!(held.expires_in, Some(Duration::from_millis(1500)));
+                    assert_eq!(held.behind.as_deref(), Some(&b"ahead"[..]));
+                    assert!(held.joined);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        match acquire(
+            &leaving,
+            array(vec![Value::Int(HELD), Value::Int(1500), bulk(b"x")]),
+        )
+        .unwrap()
+        {
             Attempt::Held(held) => {
-                assert_eq!(held.expires_in, Some(Duration::from_millis(1500)))
+                assert_eq!(held.behind, None);
+                assert!(!held.joined);
             }
             other => panic!("{other:?}"),
         }
-        match acquire(array(vec![Value::Int(BUSY), Value::Int(-1), Value::Nil])).unwrap() {
+        match acquire(
+            &new,
+            array(vec![Value::Int(BUSY), Value::Int(-1), Value::Nil]),
+        )
+        .unwrap()
+        {
             Attempt::Done(Acquired::TooManyWaiters(held)) => assert_eq!(held.expires_in, None),
             other => panic!("{other:?}"),
         }
@@ -347,17 +460,52 @@ mod tests {
                 text: "forged".into(),
             },
         ];
+        let [new, queued, leaving] = waiters();
         for value in data_slot {
-            assert_malformed(acquire(array(vec![Value::Int(OK), value])));
+            assert_malformed(acquire(&new, array(vec![Value::Int(OK), value])));
         }
         let cases = [
             array(vec![]),
             array(vec![Value::Int(OK)]),
             array(vec![Value::Int(HELD)]),
             array(vec![Value::Int(HELD), Value::Int(10)]),
-            array(vec![Value::Int(HELD), Value::Double(1.5), bulk(b"h")]),
-            array(vec![Value::Int(HELD), Value::Int(-3), bulk(b"h")]),
-            array(vec![Value::Int(HELD), Value::Int(10), Value::Int(1)]),
+            array(vec![
+                Value::Int(HELD),
+                Value::Double(1.5),
+                bulk(b"h"),
+                bulk(b"a"),
+            ]),
+            array(vec![
+                Value::Int(HELD),
+                Value::Int(-3),
+                bulk(b"h"),
+                bulk(b"a"),
+            ]),
+            array(vec![
+                Value::Int(HELD),
+                Value::Int(10),
+                Value::Int(1),
+                bulk(b"a"),
+            ]),
+            array(vec![
+                Value::Int(HELD),
+                Value::Int(10),
+                bulk(b"h"),
+                Value::Nil,
+            ]),
+            array(vec![
+                Value::Int(HELD),
+                Value::Int(10),
+                bulk(b"h"),
+                Value::Int(1),
+            ]),
+            array(vec![
+                Value::Int(HELD),
+                Value::Int(10),
+                bulk(b"h"),
+                bulk(b"a"),
+                bulk(b"a"),
+            ]),
             array(vec![Value::Double(1.0), Value::Nil]),
             array(vec![Value::Double(1.5), bulk(b"x")]),
             array(vec![bulk(b"1"), Value::Nil]),
@@ -375,8 +523,75 @@ mod tests {
             Value::Int(1),
             bulk(b"x"),
         ];
-        for reply in cases {
-            assert_malformed(acquire(reply));
+        for waiter in [&new, &queued, &leaving] {
+            for reply in cases.clone() {
+                assert_malformed(acquire(waiter, reply));
+            }
+        }
+        // Each shape only where its script can send it: a queued request learns whom it queues
+        // behind, a leaving one does not, and only a newcomer is turned away.
+        let held3 = || array(vec![Value::Int(HELD), Value::Int(10), bulk(b"h")]);
+        let held4 = || {
+            array(vec![
+                Value::Int(HELD),
+                Value::Int(10),
+                bulk(b"h"),
+                bulk(b"a"),
+            ])
+        };
+        let busy = || array(vec![Value::Int(BUSY), Value::Int(10), bulk(b"h")]);
+        assert_malformed(acquire(&new, held3()));
+        assert_malformed(acquire(&queued, held3()));
+        assert_malformed(acquire(&leaving, held4()));
+        assert_malformed(acquire(&queued, busy()));
+        assert_malformed(acquire(&leaving, busy()));
+    }
+
+    #[test]
+    fn a_handoff_is_for_this_request_or_only_wakes_it() {
+        let key = b"S:abc_LOCK_HANDOFF_00";
+        let secret = "0123456789abcdef0123456789abcdef";
+        let other = "fedcba9876543210fedcba9876543210";
+        let popped = |payload: &[u8]| array(vec![bulk(key), bulk(payload)]);
+        assert_eq!(handoff(key, secret, Value::Nil).unwrap(), Handoff::TimedOut);
+        assert_eq!(
+            handoff(key, secret, popped(format!("{secret}+a|i:1;").as_bytes())).unwrap(),
+            Handoff::Handed(Some(b"a|i:1;".to_vec()))
+        );
+        assert_eq!(
+            handoff(key, secret, popped(format!("{secret}+").as_bytes())).unwrap(),
+            Handoff::Handed(Some(Vec::new())),
+            "an empty session"
+        );
+        assert_eq!(
+            handoff(key, secret, popped(format!("{secret}-").as_bytes())).unwrap(),
+            Handoff::Handed(None),
+            "no session"
+        );
+        assert_eq!(handoff(key, secret, popped(b"~")).unwrap(), Handoff::Woken);
+        assert_eq!(
+            handoff(key, secret, popped(format!("{other}+x").as_bytes())).unwrap(),
+            Handoff::Woken,
+            "another request's handoff grants nothing"
+        );
+        for reply in [
+            popped(b""),
+            popped(b"~~"),
+            popped(b"1"),
+            popped(secret.as_bytes()),
+            popped(format!("{secret}-x").as_bytes()),
+            popped(format!("{secret}*x").as_bytes()),
+            popped(format!("{}+x", secret.to_uppercase()).as_bytes()),
+            popped(format!("{}+x", &secret[1..]).as_bytes()),
+            array(vec![bulk(b"other"), bulk(format!("{secret}+x").as_bytes())]),
+            array(vec![bulk(key)]),
+            array(vec![bulk(key), Value::Int(1)]),
+            array(vec![bulk(key), bulk(b"~"), bulk(b"~")]),
+            Value::Okay,
+            Value::Int(1),
+            bulk(key),
+        ] {
+            assert_malformed(handoff(key, secret, reply));
         }
     }
 

@@ -40,8 +40,8 @@ pub use crate::error::{LostBecause, RedisCause, SessionError, SessionResult, War
 use crate::keys::{is_valid_session_id, KeyLayout, SessionKeys};
 use crate::lease::{Lease, LeaseState};
 use crate::protocol::{
-    wait_while_held, Acquired, Backoff, Connections, HolderContext, LockToken, Owned, SessionStore,
-    Waited, Which,
+    wait_for_lock, wait_while_held, Acquired, Backoff, Connections, HolderContext, LockRequest,
+    LockToken, Owned, SessionStore, Waited, Which,
 };
 use crate::stats::STATS;
 use crate::topology::{Backend, Failure, Location};
@@ -600,18 +600,15 @@ impl SessionHandler {
         which: Which,
     ) -> SessionResult<Option<Loaded>> {
         let token = LockToken::new(&self.holder);
-        let (lock_ttl, max_waiters) = (self.settings.lock_ttl, self.settings.max_waiters);
+        let max_waiters = self.settings.max_waiters;
         let mut backoff = Backoff::new(self.settings.lock_wait, self.redis.read_timeout);
-        // The first attempt is a plain pipeline (no Lua: the uncontended case); the scripted one,
-        // which joins the waiters, only follows a lock found held.
-        let mut first = true;
-        let waited = wait_while_held(&self.redis, store, &mut backoff, |conn, waiter| {
-            if std::mem::take(&mut first) {
-                store.acquire_first(conn, &token, lock_ttl, which, max_waiters)
-            } else {
-                store.acquire(conn, &token, lock_ttl, which, waiter, max_waiters)
-            }
-        });
+        let request = LockRequest {
+            token: &token,
+            lock_ttl: self.settings.lock_ttl,
+            which,
+            max_waiters,
+        };
+        let waited = wait_for_lock(&self.redis, store, &mut backoff, request);
         self.note_wait(id, &backoff);
         if let Err(err) = &waited {
             self.release_if_unanswered(err, store, &token);
