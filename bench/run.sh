@@ -21,6 +21,12 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib-servers.sh"
 
 rr_ensure_runtime wrk
+# cargo from rustup, put on PATH once: ext-php-rs's build script reruns whenever PATH differs,
+# which would rebuild the extension for each cargo call below.
+case ":$PATH:" in
+*":$HOME/.cargo/bin:"*) ;;
+*) [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH" ;;
+esac
 commit=$(git -C "$RR_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "${RR_SO_GIVEN:-}" ]; then
     # RR_SO_GIVEN=/path/to/librustredis.so benchmarks that build as it is (no cargo).
@@ -30,7 +36,6 @@ if [ -n "${RR_SO_GIVEN:-}" ]; then
 elif [ "${BENCH_BUILD:-}" = head ]; then
     # BENCH_BUILD=head: build the committed HEAD from a clean export, so uncommitted edits in the
     # working tree do not end up in the figures (own target dir: target/bench-head).
-    [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
     export_dir=$RR_ROOT/target/bench-head-src
     rm -rf "$export_dir" && mkdir -p "$export_dir"
     git -C "$RR_ROOT" archive HEAD | tar -x -C "$export_dir"
@@ -44,7 +49,6 @@ elif [ "${BENCH_BUILD:-}" = head ]; then
     export RR_BUILD_INFO="cargo build --release of commit $commit (clean export, BENCH_BUILD=head)"
 else
     # Build when cargo is there (a no-op when nothing changed), so the figures are for src/ as it is.
-    [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
     if command -v cargo >/dev/null; then RR_REBUILD=1; fi
     rr_ensure_extension
     dirty=$(git -C "$RR_ROOT" status --porcelain -- src Cargo.toml Cargo.lock build.rs 2>/dev/null)
@@ -52,8 +56,8 @@ else
 fi
 
 # Section 8's delay proxy (examples/delay_proxy.rs); without cargo the section says it is skipped.
-if command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ]; then
-    (cd "$RR_ROOT" && PATH="$HOME/.cargo/bin:$PATH" cargo build --release --example delay_proxy >&2) || rr_die "cargo build of the delay proxy failed"
+if command -v cargo >/dev/null; then
+    (cd "$RR_ROOT" && cargo build --release --example delay_proxy >&2) || rr_die "cargo build of the delay proxy failed"
 fi
 
 trap rr_stop_servers EXIT
