@@ -1,5 +1,5 @@
 --TEST--
-Redis Cluster (cluster:// and phpredis's seed[] syntax): the data key is phpredis's, the lock, wake-up list and waiter count are hash-tagged to it, all in one slot (CLUSTER KEYSLOT) on one master; sessions spread over every master; phpredis's cluster prefix is the default
+Redis Cluster (cluster:// and phpredis's seed[] syntax): the data key is phpredis's, the lock and its waiters' keys are hash-tagged to it, all in one slot (CLUSTER KEYSLOT) on one master; sessions spread over every master; phpredis's cluster prefix is the default
 --FILE--
 <?php
 require __DIR__ . '/common.inc';
@@ -30,7 +30,7 @@ for ($i = 0; $i < 30; $i++) {
 }
 var_dump($same_slot, count($masters), count(rr_cluster_masters()));
 
-echo "-- a waiting request's count and wake-up list live beside the lock\n";
+echo "-- a waiting request's queue lives beside the lock\n";
 session_start();
 $id = session_id();
 $_SESSION['by'] = 'nobody';
@@ -51,9 +51,9 @@ $waiter = rr_spawn('
     echo "waiter read ", $_SESSION["by"], "\n";
     session_write_close();
 ', ['session.save_path' => "$url&prefix=" . rr_prefix()]);
-$waiting = '{' . rr_key($id) . '}_LOCK_WAITING';
-var_dump(rr_wait_until(fn() => rr_node_cmd($node, 'EXISTS', $waiting) === 1));
-var_dump($slot($waiting) === $slot(rr_key($id)));
+$queue = '{' . rr_key($id) . '}_LOCK_QUEUE';
+var_dump(rr_wait_until(fn() => rr_node_cmd($node, 'EXISTS', $queue, "{$queue}_INFO") === 2));
+var_dump($slot($queue) === $slot(rr_key($id)), $slot("{$queue}_INFO") === $slot(rr_key($id)));
 rr_cmd('SET', rr_key('waiter_seen'), '1');
 rr_wait($holder);
 echo rr_wait($waiter);
@@ -86,7 +86,8 @@ echo ob_get_clean();
 int(30)
 int(3)
 int(3)
--- a waiting request's count and wake-up list live beside the lock
+-- a waiting request's queue lives beside the lock
+bool(true)
 bool(true)
 bool(true)
 waiter read holder
