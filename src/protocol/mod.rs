@@ -266,22 +266,63 @@ fn too_few_replicas(acked: i64, replicas: Replicas) -> RedisError {
     ))
 }
 
-/// Runs the `count` commands of `pipe` in one round trip and returns their replies, the first
-/// error reply as the error. Unlike `Pipeline::query` this runs on a cluster connection too, which
-/// sends a pipeline whole to the master of its first command's key: the first command must name a
-/// key of the session (every command here is of one session, so of one slot).
+/// Sends the `count` packed commands of `packed` in one round trip and returns their replies,
+/// the first error reply as the error. Unlike `Pipeline::query` this runs on a cluster connection
+/// too, which sends a pipeline whole to the master of its first command's key: the first command
+/// must name a key of the session (every command here is of one session, so of one slot).
 fn query_all(
     conn: &mut dyn ConnectionLike,
-    pipe: &redis::Pipeline,
+    packed: &[u8],
     count: usize,
 ) -> RedisResult<Vec<Value>> {
-    let replies = conn.req_packed_commands(&pipe.get_packed_pipeline(), 0, count)?;
+    let replies = conn.req_packed_commands(packed, 0, count)?;
     if let Some(Value::ServerError(err)) =
         replies.iter().find(|r| matches!(r, Value::ServerError(_)))
     {
         return Err(err.clone().into());
     }
     Ok(replies)
+}
+
+/// The most a thread keeps of the buffer a staged write is packed into, so that writes of large
+/// sessions reuse memory already mapped: a new buffer per write costs a page fault per 4 KiB,
+/// more than the copy into it.
+const MAX_KEPT_WRITE_BUFFER: usize = 512 * 1024;
+
+thread_local! {
+    static WRITE_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `send` on `SET key data PX STAGING_TTL_MS` packed (the data copied once, into the
+/// thread's reused buffer), followed by the packed commands `rest`.
+fn with_staged_set<T>(key: &[u8], data: &[u8], rest: &[u8], send: impl FnOnce(&[u8]) -> T) -> T {
+    fn bulk(out: &mut Vec<u8>, bytes: &[u8]) {
+        out.extend_from_slice(format!("${}\r\n", bytes.len()).as_bytes());
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+    }
+    WRITE_BUFFER.with(|buffer| {
+        let mut fresh = Vec::new();
+        // A write that runs while another holds the buffer (it cannot, but no panic for it).
+        let mut kept = buffer.try_borrow_mut();
+        let out = kept.as_deref_mut().unwrap_or(&mut fresh);
+        out.clear();
+        out.reserve(data.len() + key.len() + rest.len() + 64);
+        out.extend_from_slice(b"*5\r\n");
+        bulk(out, b"SET");
+        bulk(out, key);
+        bulk(out, data);
+        bulk(out, b"PX");
+        bulk(out, STAGING_TTL_MS.to_string().as_bytes());
+        out.extend_from_slice(rest);
+        let result = send(out);
+        if out.capacity() > MAX_KEPT_WRITE_BUFFER {
+            *out = Vec::new();
+        } else {
+            out.clear();
+        }
+        result
+    })
 }
 
 /// One session in Redis: its keys, and one method per script or command.
@@ -320,32 +361,30 @@ impl SessionStore {
         if staged.is_none() && self.replicas.is_none() {
             return invocation.invoke(conn);
         }
-        // The first command names a key of the session (see query_all).
+        // The first command names a key of the session (see query_all): the staging SET, or
+        // the script.
         let mut pipe = redis::pipe();
-        let mut count = 1;
-        if let Some((key, data)) = staged {
-            pipe.cmd("SET")
-                .arg(key)
-                .arg(data)
-                .arg("PX")
-                .arg(STAGING_TTL_MS);
-            count += 1;
-        }
         pipe.invoke_script(invocation);
+        let mut count = 1 + usize::from(staged.is_some());
         if let Some(replicas) = self.replicas {
             pipe.cmd("WAIT")
                 .arg(replicas.count)
                 .arg(millis(replicas.timeout));
             count += 1;
         }
-        let replies = match query_all(conn, &pipe, count) {
+        let rest = pipe.get_packed_pipeline();
+        let mut run = |packed: &[u8]| match query_all(conn, packed, count) {
             Err(err)
                 if err.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
             {
                 invocation.load(conn)?;
-                query_all(conn, &pipe, count)?
+                query_all(conn, packed, count)
             }
-            other => other?,
+            other => other,
+        };
+        let replies = match staged {
+            Some((key, data)) => with_staged_set(key, data, &rest, run)?,
+            None => run(&rest)?,
         };
         // query_all gave exactly `count` replies: [SET's], the script's, [WAIT's].
         let mut replies = replies.into_iter().skip(usize::from(staged.is_some()));
@@ -957,6 +996,35 @@ pub fn wait_while_held<T>(
                 }
                 return Ok(Waited::TimedOut(backoff.waited(), held));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_staged_set_is_packed_as_redis_rs_packs_it() {
+        for size in [0, 5, MAX_KEPT_WRITE_BUFFER + 1, 7] {
+            let data = vec![b'x'; size];
+            let mut expected = redis::cmd("SET")
+                .arg(&b"k{1}"[..])
+                .arg(&data)
+                .arg("PX")
+                .arg(STAGING_TTL_MS)
+                .get_packed_command();
+            expected.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+            let packed = with_staged_set(b"k{1}", &data, b"*1\r\n$4\r\nPING\r\n", <[u8]>::to_vec);
+            assert_eq!(packed, expected, "{size} bytes");
+            // A buffer over the limit is not kept; a smaller one is, empty.
+            let kept = WRITE_BUFFER.with(|buffer| buffer.borrow().capacity());
+            assert_eq!(
+                kept > 0,
+                size < MAX_KEPT_WRITE_BUFFER,
+                "{size} bytes, {kept} kept"
+            );
+            assert!(WRITE_BUFFER.with(|buffer| buffer.borrow().is_empty()));
         }
     }
 }
