@@ -19,13 +19,13 @@ fn handler_round_trip_costs_read_and_write_and_keeps_binary_data() {
     let id = h
         .create_id(&mut || generated.take(), ReadIntent::ReadWrite, TTL)
         .unwrap();
-    assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), b"");
+    assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap().to_vec(), b"");
     let big: Vec<u8> = (0..1_500_000u32).map(|i| (i % 256) as u8).collect();
     h.write(&id, &big, TTL).unwrap();
     h.close().unwrap();
     let mut h = SessionHandler::open(&path, settings(LockMode::Locked), php()).unwrap();
     assert!(h.validate_id(&id, ReadIntent::ReadWrite).unwrap());
-    assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), big);
+    assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap().to_vec(), big);
     h.close().unwrap();
     let mut conn = connection(&path);
     let lock_exists: bool = redis::cmd("EXISTS")
@@ -73,7 +73,10 @@ fn lock_wait_budget_fails_or_degrades_to_read_only() {
         ..short
     };
     let mut waiter = SessionHandler::open(&path, readonly, php()).unwrap();
-    assert_eq!(waiter.read(&id, ReadIntent::ReadWrite).unwrap(), b"a|i:1;");
+    assert_eq!(
+        waiter.read(&id, ReadIntent::ReadWrite).unwrap().to_vec(),
+        b"a|i:1;"
+    );
     assert!(waiter
         .take_warnings()
         .iter()
@@ -106,7 +109,7 @@ fn read_only_intent_neither_locks_nor_waits() {
     .unwrap();
     let started = Instant::now();
     assert_eq!(
-        reader.read(&id, ReadIntent::ReadAndClose).unwrap(),
+        reader.read(&id, ReadIntent::ReadAndClose).unwrap().to_vec(),
         b"a|i:1;"
     );
     assert!(
@@ -138,7 +141,10 @@ fn optimistic_writes_merge_disjoint_keys_and_report_conflicts() {
     let mut b = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
     let mut c = SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
     for h in [&mut a, &mut b, &mut c] {
-        assert_eq!(h.read(&id, ReadIntent::ReadWrite).unwrap(), b"n|i:0;");
+        assert_eq!(
+            h.read(&id, ReadIntent::ReadWrite).unwrap().to_vec(),
+            b"n|i:0;"
+        );
     }
     a.write(&id, b"n|i:0;a|s:1:\"x\";", TTL).unwrap();
     b.write(&id, b"n|i:0;b|s:1:\"y\";", TTL).unwrap();
@@ -244,7 +250,7 @@ fn a_crowd_of_optimistic_writers_all_land() {
             thread::spawn(move || {
                 let mut h =
                     SessionHandler::open(&path, settings(LockMode::Optimistic), php()).unwrap();
-                let mut data = h.read(&id, ReadIntent::ReadWrite).unwrap();
+                let mut data = h.read(&id, ReadIntent::ReadWrite).unwrap().to_vec();
                 data.extend_from_slice(format!("k{i}|i:{i};").as_bytes());
                 barrier.wait();
                 let result = h.write(&id, &data, TTL);
@@ -325,12 +331,15 @@ fn a_renewed_lease_outlives_many_lease_periods() {
         ..settings(LockMode::Locked)
     };
     let mut holder = SessionHandler::open(&path, leased.clone(), php()).unwrap();
-    assert_eq!(holder.read(&id, ReadIntent::ReadWrite).unwrap(), b"");
+    assert_eq!(
+        holder.read(&id, ReadIntent::ReadWrite).unwrap().to_vec(),
+        b""
+    );
     let waiter = {
         let (path, id, leased) = (path.clone(), id.clone(), leased.clone());
         thread::spawn(move || {
             let mut waiter = SessionHandler::open(&path, leased, php()).unwrap();
-            let data = waiter.read(&id, ReadIntent::ReadWrite).unwrap();
+            let data = waiter.read(&id, ReadIntent::ReadWrite).unwrap().to_vec();
             waiter.write(&id, b"b|i:2;", TTL).unwrap();
             waiter.close().unwrap();
             data

@@ -283,7 +283,7 @@ impl PhpSessionHandler {
         let mut zval = Zval::new();
         match data {
             Some(data) => {
-                zval.set_binary(data);
+                zval.set_binary(std::sync::Arc::unwrap_or_clone(data));
             }
             None => zval.set_bool(false),
         }

@@ -29,6 +29,7 @@
 pub mod info;
 mod optimistic;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::{ConnectionLike, RedisResult};
@@ -130,7 +131,7 @@ enum Access {
     Locked(Locked),
     /// Read without a lock; writes compare-and-set against this base and merge (optimistic
     /// mode, read_and_close).
-    Snapshot(Vec<u8>),
+    Snapshot(Arc<Vec<u8>>),
     /// rustredis.locking=off: writes overwrite.
     Unlocked,
     /// Read after a lock timeout with on_lock_timeout=readonly: writes are refused.
@@ -143,7 +144,8 @@ enum Access {
 #[derive(Debug)]
 struct Loaded {
     access: Access,
-    data: Vec<u8>,
+    /// Shared with [`Access::Snapshot`]: a large session is not copied to keep its base.
+    data: Arc<Vec<u8>>,
 }
 
 #[derive(Debug)]
@@ -347,15 +349,21 @@ impl SessionHandler {
                     }
                     Err(err)
                 }
-                Ok(true) => Ok(Loaded {
-                    access: match token {
-                        Some(token) => {
-                            Access::Locked(Locked::new(&self.redis, &store, token, &self.settings))
-                        }
-                        None => self.unlocked_access(b""),
-                    },
-                    data: Vec::new(),
-                }),
+                Ok(true) => {
+                    let data = Arc::default();
+                    Ok(Loaded {
+                        access: match token {
+                            Some(token) => Access::Locked(Locked::new(
+                                &self.redis,
+                                &store,
+                                token,
+                                &self.settings,
+                            )),
+                            None => self.unlocked_access(&data),
+                        },
+                        data,
+                    })
+                }
             };
             let origin = if result.is_ok() {
                 Origin::Reserved
@@ -380,14 +388,14 @@ impl SessionHandler {
         Ok(id)
     }
 
-    pub fn read(&mut self, id: &[u8], caller: impl Into<Caller>) -> SessionResult<Vec<u8>> {
+    pub fn read(&mut self, id: &[u8], caller: impl Into<Caller>) -> SessionResult<Arc<Vec<u8>>> {
         let caller = caller.into();
         if !is_valid_session_id(id) {
             if caller.through_wrapper {
                 // A framework validates an id by reading it (Symfony's validateId): an id PHP
                 // would never generate is no session, so it moves to a fresh id, as with phpredis.
                 // The id still never becomes a key: a write of it is refused.
-                return Ok(Vec::new());
+                return Ok(Arc::default());
             }
             return Err(SessionError::InvalidId);
         }
@@ -403,7 +411,7 @@ impl SessionHandler {
             if active.id == id && matches!(active.access, Access::Locked(_)) {
                 // session_reset(): we still hold the lock; read the data again under it.
                 let data = self.redis.run(&mut |conn| active.store.read(conn))?;
-                return Ok(self.plain(data.unwrap_or_default()));
+                return Ok(self.plain(Arc::new(data.unwrap_or_default())));
             }
         }
         let store = self.store(id);
@@ -432,9 +440,12 @@ impl SessionHandler {
             Access::Locked(locked) => this.end_lock(session, locked, |conn, store, token| {
                 store.write(conn, token, data, ttl)
             }),
-            Access::Snapshot(base) => {
-                this.merge_and_write(&session.store, base, plain.to_vec(), ttl)
-            }
+            Access::Snapshot(base) => this.merge_and_write(
+                &session.store,
+                Arc::unwrap_or_clone(base),
+                plain.to_vec(),
+                ttl,
+            ),
             Access::Unlocked => this
                 .redis
                 .run(&mut |conn| session.store.write_unlocked(conn, data, ttl)),
@@ -521,15 +532,15 @@ impl SessionHandler {
     /// What PHP gets for stored bytes: decompressed when they carry a compression header
     /// (whatever rustredis.compression is now). A header that does not decode gives a warning and
     /// a fresh session, never a crash.
-    fn plain(&mut self, stored: Vec<u8>) -> Vec<u8> {
+    fn plain(&mut self, stored: Arc<Vec<u8>>) -> Arc<Vec<u8>> {
         STATS.bytes_read.add(stored.len() as u64);
         match crate::compression::decode(&stored, self.settings.max_data_bytes) {
             Ok(std::borrow::Cow::Borrowed(_)) => stored,
-            Ok(std::borrow::Cow::Owned(plain)) => plain,
+            Ok(std::borrow::Cow::Owned(plain)) => Arc::new(plain),
             Err(corrupt) => {
                 self.warnings
                     .push(Warning::CorruptSession(corrupt.to_string()));
-                Vec::new()
+                Arc::default()
             }
         }
     }
@@ -550,11 +561,11 @@ impl SessionHandler {
         self.settings.lock_mode == LockMode::Locked && intent == ReadIntent::ReadWrite
     }
 
-    fn unlocked_access(&self, data: &[u8]) -> Access {
+    fn unlocked_access(&self, data: &Arc<Vec<u8>>) -> Access {
         match self.settings.lock_mode {
             LockMode::Unlocked => Access::Unlocked,
             // read_and_close and optimistic: a write that comes anyway must merge, never overwrite.
-            LockMode::Locked | LockMode::Optimistic => Access::Snapshot(data.to_vec()),
+            LockMode::Locked | LockMode::Optimistic => Access::Snapshot(Arc::clone(data)),
         }
     }
 
@@ -583,7 +594,7 @@ impl SessionHandler {
         Ok(match data {
             None if which == Which::Existing => None,
             data => {
-                let data = data.unwrap_or_default();
+                let data = Arc::new(data.unwrap_or_default());
                 Some(Loaded {
                     access: self.unlocked_access(&data),
                     data,
@@ -619,7 +630,7 @@ impl SessionHandler {
                 let locked = Locked::new(&self.redis, store, token, &self.settings);
                 return Ok(Some(Loaded {
                     access: Access::Locked(locked),
-                    data: data.unwrap_or_default(),
+                    data: Arc::new(data.unwrap_or_default()),
                 }));
             }
             Waited::Done(Acquired::Missing) => return Ok(None),
@@ -649,7 +660,7 @@ impl SessionHandler {
                     .push(Warning::ContinuingReadOnly(timeout.to_string()));
                 Ok(Some(Loaded {
                     access: Access::WritesRefused,
-                    data: data.unwrap_or_default(),
+                    data: Arc::new(data.unwrap_or_default()),
                 }))
             }
         }
