@@ -2,7 +2,7 @@
 // Section 10 of the benchmark (included by bench.php): large sessions and compression. µs per CLI
 // session cycle (session_start, change, session_write_close, as section 2, pinned like it) of a
 // session holding 100 KB, 1 MB or 5 MB of text, rustredis locked against phpredis without
-// locking; and a realistic 100 KB shop cart (product rows of repeated fields) with
+// locking, and the same session read with read_and_close; and a realistic 100 KB shop cart (product rows of repeated fields) with
 // rustredis.compression none, lz4 and zstd: µs per cycle and the bytes Redis stores.
 
 declare(strict_types=1);
@@ -18,7 +18,8 @@ function sizes_bench(array $opt, callable $base_label): array
     // Fewer cycles for larger sessions: each round of a case takes well under a second or two.
     $cycles = [100_000 => max(50, intdiv($opt['cycles'], 4)), 1_000_000 => 40, 5_000_000 => 10];
     foreach ($cycles as $bytes => $n) {
-        $cases = [['rr-locked', "bytes:$bytes"], ['phpredis-off', "bytes:$bytes"]];
+        $cases = [['rr-locked', "bytes:$bytes"], ['phpredis-off', "bytes:$bytes"],
+            ['rr-locked', "rac-bytes:$bytes"], ['phpredis-off', "rac-bytes:$bytes"]];
         $rows = cycle_rounds($cases, 'sz', ['cycles' => $n] + $opt, $label);
         $out['sizes'][] = ['bytes' => $bytes, 'cycles' => $n, 'rows' => $rows];
     }

@@ -13,7 +13,8 @@
 //                                 "held", and keeps them (renewed) until stdin closes.
 //   cycle takes a 7th argument HOLD: that many sessions are held (renewed) during the loop.
 //   PATTERN "bytes:N" / "cart:N" also keeps N bytes of text / a shop cart of about N bytes in the
-//   session (written whole every cycle); CONFIG "NAME+lz4" / "NAME+zstd" sets rustredis.compression.
+//   session (written whole every cycle); "rac-bytes:N" times read_and_close cycles of a session
+//   written once with it. CONFIG "NAME+lz4" / "NAME+zstd" sets rustredis.compression.
 // holder and waiter answer each line with one line of microtime(true) stamps.
 
 declare(strict_types=1);
@@ -99,10 +100,14 @@ function payload(string $pattern): ?array
 switch ($role) {
     case 'cycle':
         [$pattern, $sid, $cycles, $runs, $max_seconds, $hold] = array_slice($argv, 3) + ['', '', '1000', '5', '30', '0'];
-        $rac = $pattern === 'rac';
-        $payload = payload($pattern);
+        // "rac-bytes:N": read_and_close cycles of a session written once with that payload.
+        $rac = $pattern === 'rac' || str_starts_with($pattern, 'rac-');
+        $payload = payload(str_starts_with($pattern, 'rac-') ? substr($pattern, 4) : $pattern);
         $held = hold_sessions((int) $hold);
         session_id($sid);
+        if ($rac && $payload !== null) {
+            cycle(false, $payload);
+        }
         $deadline = microtime(true) + (float) $max_seconds;
         for ($i = 0; $i < 20; $i++) {
             cycle($rac, $payload);
