@@ -44,7 +44,7 @@ function connect_us(int $port): ?float
 
 function distance_bench(array $opt, int $redis_port): array
 {
-    $binary = dirname(__DIR__) . '/target/release/examples/delay_proxy';
+    $binary = dirname(__DIR__) . '/target/delay-proxy/release/examples/delay_proxy';
     if (!is_executable($binary)) {
         say("   skipped: $binary is missing (bench/run.sh builds it with cargo)");
         return ['skipped' => "$binary missing"];

@@ -57,7 +57,10 @@ fi
 
 # Section 8's delay proxy (examples/delay_proxy.rs); without cargo the section says it is skipped.
 if command -v cargo >/dev/null; then
-    (cd "$RR_ROOT" && cargo build --release --example delay_proxy >&2) || rr_die "cargo build of the delay proxy failed"
+    # A target directory of its own: an example is built with the dev-dependencies, whose
+    # features would rebuild (and replace) the librustredis.so under test.
+    (cd "$RR_ROOT" && CARGO_TARGET_DIR="$RR_ROOT/target/delay-proxy" cargo build --release --example delay_proxy >&2) ||
+        rr_die "cargo build of the delay proxy failed"
 fi
 
 trap rr_stop_servers EXIT
