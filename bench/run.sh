@@ -21,12 +21,7 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib-servers.sh"
 
 rr_ensure_runtime wrk
-# cargo from rustup, put on PATH once: ext-php-rs's build script reruns whenever PATH differs,
-# which would rebuild the extension for each cargo call below.
-case ":$PATH:" in
-*":$HOME/.cargo/bin:"*) ;;
-*) [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH" ;;
-esac
+rr_cargo_path
 commit=$(git -C "$RR_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "${RR_SO_GIVEN:-}" ]; then
     # RR_SO_GIVEN=/path/to/librustredis.so benchmarks that build as it is (no cargo).

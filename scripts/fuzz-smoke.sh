@@ -12,7 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/../fuzz"
 SECONDS_PER_TARGET=${RR_FUZZ_SECONDS:-15}
-[ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) [ ! -x "$HOME/.cargo/bin/cargo" ] || PATH="$HOME/.cargo/bin:$PATH" ;; esac
 # An explicit --target keeps the instrumentation off build scripts, as cargo-fuzz does; the fuzz
 # workspace has a target directory of its own (a CARGO_TARGET_DIR of the extension's would mix
 # instrumented and plain builds).

@@ -55,11 +55,17 @@ rr_ensure_runtime() {
     done
 }
 
+# Puts rustup's cargo on PATH, once: ext-php-rs's build script reruns (rebuilding the extension)
+# whenever PATH differs between two cargo runs. scripts/package-deb.sh and fuzz-smoke.sh do the same.
+rr_cargo_path() {
+    case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) [ ! -x "$HOME/.cargo/bin/cargo" ] || PATH="$HOME/.cargo/bin:$PATH" ;; esac
+}
+
 # Builds librustredis.so unless it exists (RR_REBUILD=1 forces cargo, which is incremental anyway).
 rr_ensure_extension() {
     if [ -f "$RR_SO" ] && [ "${RR_REBUILD:-0}" != 1 ]; then return 0; fi
     rr_ensure_packages php8.2-dev build-essential clang libclang-dev libssl-dev pkg-config curl ca-certificates
-    [ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+    rr_cargo_path
     if ! command -v cargo >/dev/null; then
         rr_log "installing Rust with rustup (Debian's cargo is too old for this crate)"
         curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal >&2

@@ -18,7 +18,7 @@ PHP_CONFIG=$(command -v "${PHP_CONFIG:-php-config}")
 export PHP PHP_CONFIG
 # PATH as scripts/test.sh sets it: ext-php-rs rebuilds whenever PATH differs (its build script
 # says rerun-if-env-changed=PATH), so the release build test.sh made is reused as it is.
-[ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) [ ! -x "$HOME/.cargo/bin/cargo" ] || PATH="$HOME/.cargo/bin:$PATH" ;; esac
 cargo build --release >&2
 SO="${CARGO_TARGET_DIR:-$PWD/target}/release/librustredis.so"
 

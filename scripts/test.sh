@@ -33,7 +33,7 @@ PHP=$(command -v "${PHP:-php}") || rr_die "${PHP:-php} not found"
 PHP_CONFIG=$(command -v "${PHP_CONFIG:-php-config}") || rr_die "${PHP_CONFIG:-php-config} not found"
 export PHP PHP_CONFIG
 command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ] || rr_die "cargo (Rust stable, rustup) is required"
-[ -x "$HOME/.cargo/bin/cargo" ] && PATH="$HOME/.cargo/bin:$PATH"
+rr_cargo_path
 PHP_VERSION=$("$PHP" -n -r 'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION;')
 RR_PHP_FPM=${RR_PHP_FPM:-$(command -v "php-fpm$PHP_VERSION" || echo "/usr/sbin/php-fpm$PHP_VERSION")}
 [ -x "$RR_PHP_FPM" ] || rr_die "php-fpm for PHP $PHP_VERSION not found (set RR_PHP_FPM)"
