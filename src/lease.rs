@@ -85,6 +85,10 @@ struct Registry {
     entries: HashMap<u64, Entry>,
     thread: Option<std::thread::JoinHandle<()>>,
     stopping: bool,
+    /// Until when the thread sleeps, while it does (None: it is running, and looks at every
+    /// entry before it sleeps again). A new entry due later needs no wake-up: waking the thread
+    /// for every lock costs a context switch of the request's CPU.
+    sleeping_until: Option<Instant>,
 }
 
 /// The registry and the condition variable the thread sleeps on, one pair per process.
@@ -134,6 +138,7 @@ fn registry<'g>(guard: &'g mut MutexGuard<'_, Option<Registry>>) -> &'g mut Regi
         entries: HashMap::new(),
         thread: None,
         stopping: false,
+        sleeping_until: None,
     })
 }
 
@@ -236,8 +241,13 @@ fn register(mut entry: Entry) -> (u64, u32) {
             }
         }
     }
+    let wake = registry
+        .sleeping_until
+        .is_some_and(|until| entry.next_due.min(entry.hold_until) < until);
     registry.entries.insert(id, entry);
-    shared().changed.notify_all();
+    if wake {
+        shared().changed.notify_all();
+    }
     (id, registry.pid)
 }
 
@@ -331,12 +341,15 @@ fn renew_until_stopped() {
                 let in_use: Vec<usize> = registry.entries.values().map(|e| e.pool.id()).collect();
                 connections.retain(|id, _| in_use.contains(id));
                 let timeout = next_wakeup.saturating_duration_since(Instant::now());
-                drop(
-                    shared()
-                        .changed
-                        .wait_timeout(guard, timeout)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner),
-                );
+                registry.sleeping_until = Some(next_wakeup);
+                let mut guard = shared()
+                    .changed
+                    .wait_timeout(guard, timeout)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .0;
+                if let Some(registry) = guard.as_mut() {
+                    registry.sleeping_until = None;
+                }
                 continue;
             }
             due
