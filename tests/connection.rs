@@ -193,3 +193,80 @@ fn a_stray_reply_before_the_real_one_fails_the_command() {
     assert!(matches!(cause, RedisCause::Malformed(_)), "{cause}");
     assert!(cause.to_string().contains("a stray reply"), "{cause}");
 }
+
+/// The bytes of a large bulk reply (read straight into its buffer, not through redis-rs's
+/// parser) that a test can recognise: 300 KB, not one repeated byte.
+fn large_payload() -> Vec<u8> {
+    (0..300_000u32).map(|i| (i % 251) as u8).collect()
+}
+
+/// Answers each read with a large bulk string and a small one, in uneven pieces: the length
+/// line split, the payload in odd chunks with pauses, the small reply in the last piece.
+fn large_bulk_in_pieces(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let payload = large_payload();
+    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {
+        let mut reply = b"$300000\r\n".to_vec();
+        reply.extend_from_slice(&payload);
+        reply.extend_from_slice(b"\r\n$2\r\nok\r\n");
+        let (head, rest) = reply.split_at(3);
+        let _ = stream.write_all(head);
+        thread::sleep(Duration::from_millis(5));
+        for piece in rest.chunks(77_777) {
+            let _ = stream.write_all(piece);
+            thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+#[test]
+fn a_large_bulk_reply_in_pieces_is_read_whole_and_the_connection_kept() {
+    let port = fake_server(large_bulk_in_pieces);
+    let mut conn = get(&format!("tcp://127.0.0.1:{port}")).unwrap();
+    for _ in 0..2 {
+        let (big, small): (Vec<u8>, String) = bounded(|| {
+            redis::pipe()
+                .cmd("GET")
+                .arg("big")
+                .cmd("GET")
+                .arg("small")
+                .query(&mut *conn)
+                .unwrap()
+        });
+        assert!(big == large_payload(), "{} bytes read", big.len());
+        assert_eq!(small, "ok");
+        assert!(conn.reusable());
+    }
+}
+
+/// Answers with a large bulk string that runs on past its length.
+fn large_bulk_too_long(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let mut reply = b"$70000\r\n".to_vec();
+    reply.resize(reply.len() + 70_001, b'x');
+    reply.extend_from_slice(b"\r\n");
+    let _ = stream.write_all(&reply);
+    while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+}
+
+#[test]
+fn a_large_bulk_reply_longer_than_its_length_is_malformed() {
+    let cause = get_fails(large_bulk_too_long);
+    assert!(matches!(cause, RedisCause::Malformed(_)), "{cause}");
+}
+
+/// Answers with the first half of a large bulk string and closes.
+fn large_bulk_cut_short(mut stream: TcpStream) {
+    let mut buf = [0u8; 4096];
+    let _ = stream.read(&mut buf);
+    let mut reply = b"$100000\r\n".to_vec();
+    reply.resize(reply.len() + 50_000, b'x');
+    let _ = stream.write_all(&reply);
+}
+
+#[test]
+fn a_large_bulk_reply_cut_short_fails_the_command() {
+    let cause = get_fails(large_bulk_cut_short);
+    assert!(!matches!(cause, RedisCause::Timeout { .. }), "{cause}");
+}

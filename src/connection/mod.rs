@@ -19,7 +19,9 @@
 //! write sets the socket's timeout to the time left, so no single read can outlast the deadline
 //! however the bytes arrive. TLS runs on top of that wrapper, so the handshake and every record
 //! are bounded too. Commands are packed by redis-rs and replies parsed by redis-rs's own
-//! [`redis::Parser`]; AUTH and SELECT are sent here.
+//! [`redis::Parser`], one reply at a time; a bulk reply of [`DIRECT_BULK_BYTES`] or more (a large
+//! session) is read from the socket straight into its own buffer instead. AUTH and SELECT are
+//! sent here.
 //!
 //! A connection that failed in any way other than a Redis error reply (I/O, a timeout, a reply
 //! that does not parse) is retired: a late reply must never be read as the answer to the next
@@ -213,13 +215,52 @@ impl Write for Transport {
     }
 }
 
+/// How much is read from the server at a time, for replies (or their first bytes) that go on to
+/// redis-rs's parser.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A bulk reply at least this large is read straight into its own buffer instead of through
+/// redis-rs's parser, which gathers a reply whole in a buffer of its own (zero-filled as it
+/// grows) and then copies it out: two more passes over a large session than it needs.
+pub const DIRECT_BULK_BYTES: usize = 64 * 1024;
+
+/// Bytes read from the server that no reply was handed yet: the start of the next reply.
+#[derive(Debug, Default)]
+struct ReadAhead {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+impl ReadAhead {
+    fn pending(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start == self.bytes.len()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.is_empty() {
+            self.bytes.clear();
+            self.start = 0;
+        }
+    }
+}
+
 /// The bytes of one command's replies on their way to the parser, within the limits: at most
-/// `budget` bytes, and replies that announce at most [`MAX_REPLY_ELEMENTS`] elements.
+/// `budget` bytes, and replies that announce at most [`MAX_REPLY_ELEMENTS`] elements. The parser
+/// is handed one reply at a time, never the start of the next (which stays in `ahead`), so a
+/// large bulk reply can be read past it (see [`Incoming::direct_bulk`]).
 struct Incoming<'a> {
     transport: &'a mut Transport,
     scanner: &'a mut ReplyScanner,
+    ahead: &'a mut ReadAhead,
     budget: usize,
     exceeded: Option<Exceeded>,
+    /// The reply being read ended: the parser gets nothing of the next one.
+    reply_ended: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -233,20 +274,126 @@ impl Incoming<'_> {
         self.exceeded = Some(what);
         io::Error::other("reply over the limits")
     }
+
+    /// Reads what the server sends next onto `ahead`, at most `most` bytes and within the
+    /// budget; 0: the server closed the connection.
+    fn fill(&mut self, most: usize) -> io::Result<usize> {
+        if self.budget == 0 {
+            return Err(self.exceed(Exceeded::Bytes));
+        }
+        let old = self.ahead.bytes.len();
+        self.ahead.bytes.resize(old + most.min(self.budget), 0);
+        let read = self.transport.read(&mut self.ahead.bytes[old..]);
+        let n = *read.as_ref().unwrap_or(&0);
+        self.ahead.bytes.truncate(old + n);
+        self.budget -= n;
+        read
+    }
+
+    /// The next reply, when it is a bulk string of at least [`DIRECT_BULK_BYTES`] that fits the
+    /// budget: read from the socket straight into the buffer it is returned in. None: anything
+    /// else, for the parser (nothing of it consumed but its first bytes read ahead).
+    fn direct_bulk(&mut self) -> RedisResult<Option<Vec<u8>>> {
+        // The reply's first line: `$<length>\r\n` is at most 22 bytes.
+        let header = loop {
+            let pending = self.ahead.pending();
+            if pending.first().is_some_and(|&b| b != b'$') {
+                return Ok(None);
+            }
+            if let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                break end + 1;
+            }
+            if pending.len() > 22 || self.fill(READ_CHUNK)? == 0 {
+                return Ok(None);
+            }
+        };
+        let line = &self.ahead.pending()[1..header];
+        let Some(digits) = line.strip_suffix(b"\r\n") else {
+            return Ok(None);
+        };
+        let length = match std::str::from_utf8(digits).map(str::parse::<usize>) {
+            Ok(Ok(length)) if digits.iter().all(u8::is_ascii_digit) => length,
+            _ => return Ok(None),
+        };
+        let total = match length.checked_add(2) {
+            Some(total) if length >= DIRECT_BULK_BYTES => total,
+            _ => return Ok(None),
+        };
+        let have = self.ahead.pending().len() - header;
+        if total > have && total - have > self.budget {
+            // Over the budget: the parser reads up to it and reports the limit, as for any reply.
+            return Ok(None);
+        }
+        self.feed(header)?;
+        let mut data = Vec::with_capacity(total);
+        let from_ahead = self.ahead.pending().len().min(total);
+        data.extend_from_slice(&self.ahead.pending()[..from_ahead]);
+        self.feed(from_ahead)?;
+        while data.len() < total {
+            let old = data.len();
+            // Zero-filled a chunk at a time, just before the kernel copies into it.
+            data.resize(old + (total - old).min(4 * READ_CHUNK), 0);
+            let read = self.transport.read(&mut data[old..]);
+            let n = *read.as_ref().unwrap_or(&0);
+            data.truncate(old + n);
+            self.budget -= n;
+            if read? == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the server closed the connection in the middle of a reply",
+                )
+                .into());
+            }
+            // Counted like every other byte (the scanner skips a payload by its length).
+            let (_, ended) = self
+                .scanner
+                .feed_reply(&data[old..])
+                .map_err(|TooManyElements| self.exceed(Exceeded::Elements))?;
+            debug_assert_eq!(ended, data.len() == total);
+        }
+        if !data.ends_with(b"\r\n") {
+            return Err(RedisError::from((
+                redis::ErrorKind::Parse,
+                "malformed reply",
+                "a bulk string longer than its length said".to_string(),
+            )));
+        }
+        data.truncate(length);
+        Ok(Some(data))
+    }
+
+    /// Hands the scanner the first `n` read-ahead bytes, consumed.
+    fn feed(&mut self, n: usize) -> io::Result<()> {
+        let bytes = &self.ahead.pending()[..n];
+        match self.scanner.feed_reply(bytes) {
+            Ok((used, _)) => {
+                debug_assert_eq!(used, n);
+                self.ahead.consume(n);
+                Ok(())
+            }
+            Err(TooManyElements) => Err(self.exceed(Exceeded::Elements)),
+        }
+    }
 }
 
 impl Read for Incoming<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.budget == 0 {
-            return Err(self.exceed(Exceeded::Bytes));
+        if self.reply_ended || buf.is_empty() {
+            return Ok(0);
         }
-        let len = buf.len().min(self.budget);
-        let n = self.transport.read(&mut buf[..len])?;
-        self.budget -= n;
-        if let Err(TooManyElements) = self.scanner.feed(&buf[..n]) {
-            return Err(self.exceed(Exceeded::Elements));
+        if self.ahead.is_empty() && self.fill(READ_CHUNK)? == 0 {
+            return Ok(0);
         }
-        Ok(n)
+        let pending = self.ahead.pending();
+        let n = pending.len().min(buf.len());
+        let (used, ended) = match self.scanner.feed_reply(&pending[..n]) {
+            Ok(fed) => fed,
+            Err(TooManyElements) => return Err(self.exceed(Exceeded::Elements)),
+        };
+        buf[..used].copy_from_slice(&pending[..used]);
+        self.ahead.consume(used);
+        self.reply_ended = ended;
+        Ok(used)
     }
 }
 
@@ -284,10 +431,12 @@ pub struct RedisConnection {
     transport: Transport,
     /// For a TLS transport, how it was set up (what a failure's hint refers to).
     tls: Option<TlsOptions>,
-    /// redis-rs's parser, which keeps what it read ahead for the next reply.
+    /// redis-rs's parser, handed one reply at a time (see [`Incoming`]).
     parser: redis::Parser,
     /// Follows the same bytes, for the limits.
     scanner: ReplyScanner,
+    /// What was read of the next reply already (see [`Incoming`]).
+    ahead: ReadAhead,
     /// The byte budget of one command's replies (see [`max_reply_bytes`]).
     max_reply_bytes: usize,
     db: i64,
@@ -347,6 +496,7 @@ pub fn connect(
         transport,
         parser: redis::Parser::new(),
         scanner: ReplyScanner::default(),
+        ahead: ReadAhead::default(),
         max_reply_bytes,
         db: target.database,
         read_timeout,
@@ -470,15 +620,23 @@ impl RedisConnection {
         let mut incoming = Incoming {
             transport: &mut self.transport,
             scanner: &mut self.scanner,
+            ahead: &mut self.ahead,
             budget: self.max_reply_bytes,
             exceeded: None,
+            reply_ended: false,
         };
         let mut replies = Vec::with_capacity(count);
         // What the scanner counted before this command (nothing, on a connection in step).
         incoming.scanner.take_replies();
         let mut parsed = 0;
         while replies.len() < count {
-            match self.parser.parse_value(&mut incoming) {
+            incoming.reply_ended = false;
+            let reply = match incoming.direct_bulk() {
+                Ok(Some(data)) => Ok(Value::BulkString(data)),
+                Ok(None) => self.parser.parse_value(&mut incoming),
+                Err(err) => Err(err),
+            };
+            match reply {
                 // Out-of-band data (RESP3 only, never asked for): not a reply.
                 Ok(Value::Push { .. }) => parsed += 1,
                 Ok(reply) => {
@@ -493,7 +651,9 @@ impl RedisConnection {
         }
         // Bytes read beyond the replies asked for: the server answered more than was asked (a
         // stray reply), so the replies read may not be the answers to this command either.
-        let beyond = incoming.scanner.take_replies() > parsed || incoming.scanner.mid_reply();
+        let beyond = !incoming.ahead.is_empty()
+            || incoming.scanner.take_replies() > parsed
+            || incoming.scanner.mid_reply();
         if beyond && rest == Rest::None {
             let err = RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,

@@ -79,10 +79,29 @@ impl Default for ReplyScanner {
 
 impl ReplyScanner {
     /// Follows `bytes`, the next ones the server sent.
-    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), TooManyElements> {
+    #[cfg(test)]
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), TooManyElements> {
+        self.advance(bytes, false).map(|_| ())
+    }
+
+    /// Follows `bytes`, the next ones the server sent, up to the end of the reply they are in:
+    /// how many of them belong to it, and whether it ended there.
+    pub fn feed_reply(&mut self, bytes: &[u8]) -> Result<(usize, bool), TooManyElements> {
+        let before = self.replies;
+        let used = self.advance(bytes, true)?;
+        Ok((used, self.replies > before))
+    }
+
+    /// Follows `bytes` (up to the end of a reply, with `stop`); returns how many it took.
+    fn advance(&mut self, all: &[u8], stop: bool) -> Result<usize, TooManyElements> {
+        let before = self.replies;
+        let mut bytes = all;
         while let Some((&byte, rest)) = bytes.split_first() {
+            if stop && self.replies > before {
+                break;
+            }
             match self.state {
-                State::Garbage => return Ok(()),
+                State::Garbage => return Ok(all.len()),
                 State::Payload(left) => {
                     let taken = bytes.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                     bytes = &bytes[taken..];
@@ -98,7 +117,7 @@ impl ReplyScanner {
                         self.value_done();
                         continue;
                     }
-                    None => return Ok(()),
+                    None => return Ok(all.len()),
                 },
                 State::Type => {
                     self.state = match byte {
@@ -139,7 +158,7 @@ impl ReplyScanner {
             }
             bytes = rest;
         }
-        Ok(())
+        Ok(all.len() - bytes.len())
     }
 
     fn length(aggregate: Option<Aggregate>) -> State {
@@ -260,6 +279,31 @@ mod tests {
             // Not at the end one byte before it.
             assert_eq!(scan(&reply[..reply.len() - 1]), (Ok(()), false));
         }
+    }
+
+    #[test]
+    fn feeding_a_reply_stops_at_its_end() {
+        let mut scanner = ReplyScanner::default();
+        let bytes = b"$3\r\nabc\r\n*2\r\n:1\r\n$-1\r\n+OK\r\n";
+        let mut ends = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            // Fed in pieces of at most 4 bytes, as they might arrive.
+            let piece = &bytes[at..(at + 4).min(bytes.len())];
+            let (used, ended) = scanner.feed_reply(piece).unwrap();
+            assert!(used > 0 && used <= piece.len());
+            at += used;
+            if ended {
+                ends.push(at);
+            }
+        }
+        assert_eq!(ends, [9, 22, 27]);
+        assert!(!scanner.mid_reply());
+        // A piece holding the end of one reply and the start of the next: only the first is taken.
+        let mut scanner = ReplyScanner::default();
+        assert_eq!(scanner.feed_reply(b"$1\r\nx\r\n$5").unwrap(), (7, true));
+        assert_eq!(scanner.feed_reply(b"$5").unwrap(), (2, false));
+        assert!(scanner.mid_reply());
     }
 
     #[test]
