@@ -415,13 +415,13 @@ function write_report(array $R): void
                 sprintf('a %s KB session: locked rustredis cycle ≤ ×1.1 of phpredis without locking', $kb),
                 sprintf('%s µs vs %s µs (median of the per-round ratios: %s)', fmt($rr['median_us'], 0), fmt($base['median_us'], 0), show_ratio($ratio)),
                 $ratio !== null && $ratio <= 1.1,
-                'both write the whole session every cycle; rustredis reads it and writes it through a staging key and an owner-checked RENAME (one round trip each), phpredis GETs and SETEXes it; see table 10.'
+                'both read and write the whole session every cycle: rustredis reads it straight from the socket into its buffer and writes it with one copy into a reused send buffer, a SET of a staging key and an owner-checked RENAME in one round trip, phpredis GETs and SETEXes it; see the read_and_close row of the same size, and table 10.'
             );
             $target(
                 sprintf('a %s KB session: read_and_close ≤ ×1.1 of phpredis\'s', $kb),
                 sprintf('%s µs vs %s µs (median of the per-round ratios: %s)', fmt($rr_read['median_us'] ?? null, 0), fmt($base_read['median_us'] ?? null, 0), show_ratio($read_ratio)),
                 $read_ratio !== null && $read_ratio <= 1.1,
-                'both are one GET of the whole session; see table 10.'
+                'both are one GET of the whole session; rustredis reads a bulk reply of 64 KiB or more from the socket straight into its buffer (not through redis-rs\'s parser), phpredis through its 8 KB stream buffer; see table 10.'
             );
         }
         $crow = [];
