@@ -339,6 +339,22 @@ function write_report(array $R): void
         $hr && $hf && $hr['failed'] === 0 && at_most($hr['p50_ms'], $hf['p50_ms']) && at_most($hr['p99_ms'], $hf['p99_ms']),
         'files hands the lock over inside the kernel (flock wakes the blocked process directly, one system call); the rustredis holder sends its write to Redis, whose script hands the lock and the data to the waiter parked in BLPOP: no round trip after the release, but the holder\'s request, a Lua script and the reply reaching the waiter, two process wake-ups (Redis, then the waiter) where flock has one, and ' . ($R['pinned_cpu'] === 'off' ? 'on an idle VM each wake-up of another vCPU is slow' : 'with all of them pinned to one CPU each waits its turn behind whatever else runs there, and runs with cold caches after the 5 ms pause of each round') . '.'
     );
+    // 20 requests of 50 ms on one session, serialized by the lock: overhead over 20 × 50 ms.
+    $serial = [];
+    foreach (['rr-locked', 'files'] as $config) {
+        foreach (['inc', 'key'] as $op) {
+            $row = row_of($R['lost'], $config, '', ['op' => $op]);
+            $serial[$config][$op] = isset($row['wall_s']) ? ($row['wall_s'] - 1.0) * 1000 : null;
+        }
+    }
+    if (isset($serial['rr-locked']['inc'], $serial['files']['inc'])) {
+        $target(
+            '20 parallel fpm requests of 50 ms on one session (serialized): overhead ≤ files',
+            sprintf('+%s / +%s ms over 20 × 50 ms (increments / distinct keys; files +%s / +%s ms)', fmt($serial['rr-locked']['inc'], 0), fmt($serial['rr-locked']['key'], 0), fmt($serial['files']['inc'], 0), fmt($serial['files']['key'], 0)),
+            $serial['rr-locked']['inc'] <= $serial['files']['inc'] && $serial['rr-locked']['key'] <= $serial['files']['key'],
+            'the wall time of 20 requests includes 19 handoffs, each as in table 5, and the requests\' own work through nginx and php-fpm; see table 6.'
+        );
+    }
     $lost_rows = [];
     $lost_why = [];
     foreach ($R['lost'] as $l) {
