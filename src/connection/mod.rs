@@ -281,13 +281,13 @@ impl Incoming<'_> {
         if self.budget == 0 {
             return Err(self.exceed(Exceeded::Bytes));
         }
-        let old = self.ahead.bytes.len();
-        self.ahead.bytes.resize(old + most.min(self.budget), 0);
-        let read = self.transport.read(&mut self.ahead.bytes[old..]);
-        let n = *read.as_ref().unwrap_or(&0);
-        self.ahead.bytes.truncate(old + n);
-        self.budget -= n;
-        read
+        let most = most.min(self.budget);
+        read_onto(
+            self.transport,
+            &mut self.ahead.bytes,
+            most,
+            &mut self.budget,
+        )
     }
 
     /// The next reply, when it is a bulk string of at least [`DIRECT_BULK_BYTES`] that fits the
@@ -331,13 +331,9 @@ impl Incoming<'_> {
         self.feed(from_ahead)?;
         while data.len() < total {
             let old = data.len();
-            // Zero-filled a chunk at a time, just before the kernel copies into it.
-            data.resize(old + (total - old).min(4 * READ_CHUNK), 0);
-            let read = self.transport.read(&mut data[old..]);
-            let n = *read.as_ref().unwrap_or(&0);
-            data.truncate(old + n);
-            self.budget -= n;
-            if read? == 0 {
+            // Within the budget: checked above for the whole reply.
+            let most = (total - old).min(4 * READ_CHUNK);
+            if read_onto(self.transport, &mut data, most, &mut self.budget)? == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "the server closed the connection in the middle of a reply",
@@ -374,6 +370,24 @@ impl Incoming<'_> {
             Err(TooManyElements) => Err(self.exceed(Exceeded::Elements)),
         }
     }
+}
+
+/// Reads at most `most` (≤ `budget`) bytes from `transport` onto the end of `buf`, taking them
+/// off `budget`; 0: the server closed the connection. The space is zero-filled just before the
+/// kernel copies into it, a chunk at a time, so it is still in cache.
+fn read_onto(
+    transport: &mut Transport,
+    buf: &mut Vec<u8>,
+    most: usize,
+    budget: &mut usize,
+) -> io::Result<usize> {
+    let old = buf.len();
+    buf.resize(old + most, 0);
+    let read = transport.read(&mut buf[old..]);
+    let n = *read.as_ref().unwrap_or(&0);
+    buf.truncate(old + n);
+    *budget -= n;
+    read
 }
 
 impl Read for Incoming<'_> {
@@ -626,9 +640,6 @@ impl RedisConnection {
             reply_ended: false,
         };
         let mut replies = Vec::with_capacity(count);
-        // What the scanner counted before this command (nothing, on a connection in step).
-        incoming.scanner.take_replies();
-        let mut parsed = 0;
         while replies.len() < count {
             incoming.reply_ended = false;
             let reply = match incoming.direct_bulk() {
@@ -638,11 +649,8 @@ impl RedisConnection {
             };
             match reply {
                 // Out-of-band data (RESP3 only, never asked for): not a reply.
-                Ok(Value::Push { .. }) => parsed += 1,
-                Ok(reply) => {
-                    parsed += 1;
-                    replies.push(reply);
-                }
+                Ok(Value::Push { .. }) => {}
+                Ok(reply) => replies.push(reply),
                 Err(err) => {
                     let exceeded = incoming.exceeded;
                     return Err(self.fail(err, within, exceeded));
@@ -651,9 +659,8 @@ impl RedisConnection {
         }
         // Bytes read beyond the replies asked for: the server answered more than was asked (a
         // stray reply), so the replies read may not be the answers to this command either.
-        let beyond = !incoming.ahead.is_empty()
-            || incoming.scanner.take_replies() > parsed
-            || incoming.scanner.mid_reply();
+        // The parser is handed one reply at a time, so they wait in `ahead`.
+        let beyond = !incoming.ahead.is_empty() || incoming.scanner.mid_reply();
         if beyond && rest == Rest::None {
             let err = RedisError::from((
                 redis::ErrorKind::UnexpectedReturnType,

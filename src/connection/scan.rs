@@ -62,7 +62,7 @@ pub struct ReplyScanner {
     pending: u64,
     /// Elements the reply being read announced so far.
     elements: u64,
-    /// Replies that ended since [`Self::take_replies`] was last called.
+    /// Replies that ended (`feed_reply` compares it to see its reply end).
     replies: u64,
 }
 
@@ -78,30 +78,28 @@ impl Default for ReplyScanner {
 }
 
 impl ReplyScanner {
-    /// Follows `bytes`, the next ones the server sent.
+    /// Follows `bytes`, the next ones the server sent, reply after reply.
     #[cfg(test)]
-    pub fn feed(&mut self, bytes: &[u8]) -> Result<(), TooManyElements> {
-        self.advance(bytes, false).map(|_| ())
+    pub fn feed(&mut self, mut bytes: &[u8]) -> Result<(), TooManyElements> {
+        while !bytes.is_empty() {
+            let (used, _) = self.feed_reply(bytes)?;
+            bytes = &bytes[used..];
+        }
+        Ok(())
     }
 
     /// Follows `bytes`, the next ones the server sent, up to the end of the reply they are in:
     /// how many of them belong to it, and whether it ended there.
-    pub fn feed_reply(&mut self, bytes: &[u8]) -> Result<(usize, bool), TooManyElements> {
+    pub fn feed_reply(&mut self, all: &[u8]) -> Result<(usize, bool), TooManyElements> {
         let before = self.replies;
-        let used = self.advance(bytes, true)?;
-        Ok((used, self.replies > before))
-    }
-
-    /// Follows `bytes` (up to the end of a reply, with `stop`); returns how many it took.
-    fn advance(&mut self, all: &[u8], stop: bool) -> Result<usize, TooManyElements> {
-        let before = self.replies;
+        let ended = |scanner: &Self| scanner.replies > before;
         let mut bytes = all;
         while let Some((&byte, rest)) = bytes.split_first() {
-            if stop && self.replies > before {
+            if ended(self) {
                 break;
             }
             match self.state {
-                State::Garbage => return Ok(all.len()),
+                State::Garbage => return Ok((all.len(), false)),
                 State::Payload(left) => {
                     let taken = bytes.len().min(usize::try_from(left).unwrap_or(usize::MAX));
                     bytes = &bytes[taken..];
@@ -117,7 +115,7 @@ impl ReplyScanner {
                         self.value_done();
                         continue;
                     }
-                    None => return Ok(all.len()),
+                    None => return Ok((all.len(), false)),
                 },
                 State::Type => {
                     self.state = match byte {
@@ -158,7 +156,7 @@ impl ReplyScanner {
             }
             bytes = rest;
         }
-        Ok(all.len() - bytes.len())
+        Ok((all.len() - bytes.len(), ended(self)))
     }
 
     fn length(aggregate: Option<Aggregate>) -> State {
@@ -206,6 +204,7 @@ impl ReplyScanner {
     }
 
     /// How many replies ended in the bytes fed since the last call.
+    #[cfg(test)]
     pub fn take_replies(&mut self) -> u64 {
         std::mem::take(&mut self.replies)
     }
