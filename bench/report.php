@@ -347,7 +347,7 @@ function write_report(array $R): void
             $serial[$config][$op] = isset($row['wall_s']) ? ($row['wall_s'] - 1.0) * 1000 : null;
         }
     }
-    if (isset($serial['rr-locked']['inc'], $serial['files']['inc'])) {
+    if (isset($serial['rr-locked']['inc'], $serial['rr-locked']['key'], $serial['files']['inc'], $serial['files']['key'])) {
         $target(
             '20 parallel fpm requests of 50 ms on one session (serialized): overhead ≤ files',
             sprintf('+%s / +%s ms over 20 × 50 ms (increments / distinct keys; files +%s / +%s ms)', fmt($serial['rr-locked']['inc'], 0), fmt($serial['rr-locked']['key'], 0), fmt($serial['files']['inc'], 0), fmt($serial['files']['key'], 0)),
