@@ -248,6 +248,8 @@ function monitor_stop(array $monitors, array $skip = []): array
 }
 
 $configs = rr_configs();
+// Section 5's floor: no session handler, the least a lock kept in Redis costs to hand over.
+$configs['redis-floor'] = ['label' => 'floor: a plain RPUSH waking a BLPOP, no session (phpredis)'];
 $label = fn (string $config, string $pattern = '') => $configs[$config]['label'] . ($pattern === 'rac' ? ', read_and_close' : '');
 $R = [
     'ping_us' => [ping_us($redis_port)],
@@ -440,7 +442,9 @@ pin(true);
 say("== 5/10 lock handoff ({$opt['handoff_rounds']} rounds each)");
 // One holder and one waiter process per configuration; each round hands over once in every
 // configuration, so a slow spell of the machine hits them all alike.
-$handoff_configs = ['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait'];
+// redis-floor is no handler: two processes hand a Redis list item over (RPUSH → BLPOP), so
+// the report can say how much of a handoff is the trip through Redis itself.
+$handoff_configs = ['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait', 'redis-floor'];
 $pairs = [];
 foreach ($handoff_configs as $config) {
     $pairs[$config] = [php_worker('holder', $config), php_worker('waiter', $config)];

@@ -19,6 +19,33 @@ function ratio(?float $x, ?float $base): string
 }
 
 /** $a ≤ $b × $factor, false when either was not measured. */
+/**
+ * Why rustredis hands a lock over slower than files, with the floor row of table 5: the same two
+ * pinned processes handing a Redis list item over (a plain RPUSH waking a BLPOP), no session.
+ */
+function handoff_miss_why(array $R, ?array $hr, ?array $hf): string
+{
+    $floor = $R['handoff']['redis-floor'] ?? null;
+    $why = 'files hands the lock over inside the kernel: flock wakes the blocked process directly, within the holder\'s own system call. Any lock kept in Redis goes holder → Redis → waiter, two process wake-ups where flock has one';
+    if ($floor && $hr && $hf) {
+        $why .= sprintf(
+            '. The floor row of table 5 measures that trip alone (the same two pinned processes, a plain RPUSH waking a BLPOP, no script and no session): p50 %s ms, p99 %s ms, against files\' whole handoff, session work included, p50 %s ms, p99 %s ms (%s / %s). Of rustredis\'s p50 %s ms, %s ms is that trip; the rest is the owner-checked write script that hands the lock and the data over (about ten Redis calls, with cold caches after the 5 ms pause of each round) and the session work of both requests. %s',
+            fmt($floor['p50_ms'], 3),
+            fmt($floor['p99_ms'], 3),
+            fmt($hf['p50_ms'], 3),
+            fmt($hf['p99_ms'], 3),
+            ratio($floor['p50_ms'], $hf['p50_ms']),
+            ratio($floor['p99_ms'], $hf['p99_ms']),
+            fmt($hr['p50_ms'], 3),
+            fmt($floor['p50_ms'], 3),
+            $floor['p50_ms'] > $hf['p50_ms']
+                ? 'The trip alone is slower than files at the median, so no handler that keeps its lock in Redis can meet this target on this machine'
+                : 'Here the trip alone is not slower than files at the median, so the gap is the script and the session work'
+        );
+    }
+    return $why . ($R['pinned_cpu'] === 'off' ? '; unpinned, each wake-up of an idle vCPU adds its own delay.' : '; all of them are pinned to one CPU, so each wake-up waits its turn there.');
+}
+
 function at_most(?float $a, ?float $b, float $factor = 1.0): bool
 {
     return $a !== null && $b !== null && $a <= $b * $factor;
@@ -337,7 +364,7 @@ function write_report(array $R): void
         'lock handoff no slower than files (p50 and p99)',
         $handoff . ($hr && $hf ? ', p99 ' . ratio($hr['p99_ms'], $hf['p99_ms']) . ' files' : ''),
         $hr && $hf && $hr['failed'] === 0 && at_most($hr['p50_ms'], $hf['p50_ms']) && at_most($hr['p99_ms'], $hf['p99_ms']),
-        'files hands the lock over inside the kernel (flock wakes the blocked process directly, one system call); the rustredis holder sends its write to Redis, whose script hands the lock and the data to the waiter parked in BLPOP: no round trip after the release, but the holder\'s request, a Lua script and the reply reaching the waiter, two process wake-ups (Redis, then the waiter) where flock has one, and ' . ($R['pinned_cpu'] === 'off' ? 'on an idle VM each wake-up of another vCPU is slow' : 'with all of them pinned to one CPU each waits its turn behind whatever else runs there, and runs with cold caches after the 5 ms pause of each round') . '.'
+        handoff_miss_why($R, $hr, $hf)
     );
     // 20 requests of 50 ms on one session, serialized by the lock: overhead over 20 × 50 ms.
     $serial = [];
@@ -587,7 +614,9 @@ A holder process takes a session's lock; a waiter process calls `session_start()
 session and blocks; 5 ms later the holder calls `session_write_close()`. Handoff = waiter's
 `session_start()` returning minus the holder's call to `session_write_close()` (so it includes
 the holder's own write), {$o['handoff_rounds']} rounds, fresh session each round; every round hands over once
-in each configuration in turn.
+in each configuration in turn. The last row is no session handler: the same two pinned processes
+hand a Redis list item over (the holder's plain RPUSH wakes the waiter's BLPOP, phpredis), the
+least any lock kept in Redis costs to hand over on this machine.
 
 $t5
 read_and_close readers while a writer holds the lock of the same session: per round, 500 reads

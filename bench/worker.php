@@ -11,6 +11,9 @@
 //                                 which blocks until the holder releases it.
 //   worker.php hold-many CONFIG N locks N fresh sessions (RustRedis\SessionHandler objects), says
 //                                 "held", and keeps them (renewed) until stdin closes.
+//   CONFIG "redis-floor" (holder and waiter only) has no session at all: the holder's "release"
+//                                 is a plain RPUSH (phpredis) that wakes the waiter's BLPOP, the
+//                                 least any lock kept in Redis can cost to hand over.
 //   cycle takes a 7th argument HOLD: that many sessions are held (renewed) during the loop.
 //   PATTERN "bytes:N" / "cart:N" also keeps N bytes of text / a shop cart of about N bytes in the
 //   session (written whole every cycle); "rac-bytes:N" times read_and_close cycles of a session
@@ -29,6 +32,10 @@ set_error_handler(function (int $no, string $message) use (&$warnings): bool {
 [, $role, $config] = $argv + [null, '', ''];
 // "CONFIG+lz4" / "CONFIG+zstd": that configuration with rustredis.compression set.
 [$config, $compression] = explode('+', $config, 2) + [1 => null];
+if ($config === 'redis-floor') {
+    redis_floor($role);
+    exit;
+}
 rr_apply_config($config);
 if ($compression !== null) {
     ini_set('rustredis.compression', $compression);
@@ -59,6 +66,29 @@ function hold_sessions(int $n): array
         $held[] = $handler;
     }
     return $held;
+}
+
+/** The holder and waiter of CONFIG "redis-floor": one Redis round trip hands over, no script. */
+function redis_floor(string $role): void
+{
+    $redis = new Redis();
+    $redis->connect('127.0.0.1', (int) rr_env('RR_REDIS_PORT'), 2.0);
+    while (($line = fgets(STDIN)) !== false) {
+        $words = explode(' ', trim($line));
+        if ($role === 'holder' && $words[0] === 'lock') {
+            $key = "floor:{$words[1]}";
+            say('locked ' . now());
+        } elseif ($role === 'holder' && $words[0] === 'release' && isset($key)) {
+            $t0 = now();
+            $redis->rPush($key, '1');
+            say("released $t0 " . now());
+        } elseif ($role === 'waiter' && $words[0] === 'wait') {
+            say('waiting');
+            $popped = $redis->blPop(["floor:{$words[1]}"], 30);
+            $acquired = now();
+            say("acquired $acquired " . ($popped ? 0 : 1));
+        }
+    }
 }
 
 function cycle(bool $rac, ?array $payload = null): void
