@@ -44,6 +44,9 @@ $opt = [
     'cycles' => (int) (getenv('BENCH_CYCLES') ?: 1000),
     'runs' => (int) (getenv('BENCH_RUNS') ?: 5),
     'handoff_rounds' => (int) (getenv('BENCH_HANDOFF_ROUNDS') ?: 100),
+    // Section 5b: a round is two short reader processes (about 30 ms of reads each), so one
+    // busy moment of the machine moves a round's ratio a lot; many rounds give a steady median.
+    'reader_rounds' => (int) (getenv('BENCH_READER_ROUNDS') ?: 15),
     'wrk_passes' => max(1, (int) (getenv('BENCH_WRK_PASSES') ?: 4)),
     'lost_trials' => max(1, (int) (getenv('BENCH_LOST_TRIALS') ?: 3)),
     'rt_requests' => 20,
@@ -522,7 +525,7 @@ $read_held = function (string $config, array &$r): void {
     $r['warnings'] += $held['warnings'];
     $r['warning'] ??= $held['warning'] ?? null;
 };
-for ($round = 0; $round < $opt['runs']; $round++) {
+for ($round = 0; $round < $opt['reader_rounds']; $round++) {
     foreach ($readers as $config => &$r) {
         // Alternate which goes first, so neither side always runs on a just-woken machine.
         if ($round % 2 === 0) {

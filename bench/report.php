@@ -621,7 +621,7 @@ least any lock kept in Redis costs to hand over on this machine.
 $t5
 read_and_close readers while a writer holds the lock of the same session: per round, 500 reads
 alone and 500 reads (at most 1.5 s of them) while another process holds the lock, alternating which
-goes first; median µs per read over {$o['runs']} rounds, and the median of the per-round ratios. The
+goes first; median µs per read over {$o['reader_rounds']} rounds, and the median of the per-round ratios. The
 writer lets go after 3 s at the latest; a reader that blocked is not made to block again.
 
 $t5b

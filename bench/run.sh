@@ -8,8 +8,8 @@
 #   bench/run.sh
 #
 # Knobs (environment): BENCH_WRK_SECONDS (8), BENCH_WRK_CONNECTIONS (16), BENCH_CYCLES (1000),
-# BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100), BENCH_PIN_CPU (the last CPU; "off" to not pin the
-# latency sections), BENCH_SECTIONS ("2 5": only those, no report written), BENCH_BUILD=head
+# BENCH_RUNS (5), BENCH_HANDOFF_ROUNDS (100), BENCH_READER_ROUNDS (15), BENCH_PIN_CPU (the last
+# CPU; "off" to not pin the latency sections), BENCH_SECTIONS ("2 5": only those, no report written), BENCH_BUILD=head
 # (benchmark the committed HEAD, built from a clean export, not the working tree); RR_SO_GIVEN=path
 # benchmarks an already built .so instead of running cargo. Takes about 8 minutes on 2 cores.
 #
