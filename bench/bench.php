@@ -440,54 +440,72 @@ endif;
 // ---------------------------------------------------------------------------------------------
 // 5. Lock handoff: holder calls session_write_close() → waiter's session_start() returns
 // ---------------------------------------------------------------------------------------------
+/**
+ * Section 5's handoff rounds in every configuration, with php (and Redis) pinned as pin() last
+ * set them: per configuration p50/p99 of the handoff, the holder's session_write_close() p50,
+ * rounds and failures.
+ */
+function handoff_rounds(array $configs, int $rounds, callable $label): array
+{
+    // One holder and one waiter process per configuration; each round hands over once in every
+    // configuration, so a slow spell of the machine hits them all alike.
+    $pairs = [];
+    foreach ($configs as $config) {
+        $pairs[$config] = [php_worker('holder', $config), php_worker('waiter', $config)];
+    }
+    $handoff = array_fill_keys($configs, []);
+    $close = array_fill_keys($configs, []);
+    $failed = array_fill_keys($configs, 0);
+    for ($round = 0; $round < $rounds; $round++) {
+        foreach ($pairs as $config => [$holder, $waiter]) {
+            $sid = rr_new_session_id('ho');
+            fwrite($holder[1], "lock $sid\n");
+            if (!str_starts_with((string) read_line($holder[2], 10), 'locked')) {
+                $failed[$config]++;
+                continue;
+            }
+            fwrite($waiter[1], "wait $sid\n");
+            read_line($waiter[2], 10); // "waiting": it is about to call session_start()
+            usleep(5000);              // … and is now blocked in it
+            fwrite($holder[1], "release\n");
+            $released = explode(' ', (string) read_line($holder[2], 10));
+            $acquired = explode(' ', (string) read_line($waiter[2], 40));
+            if (count($released) < 3 || count($acquired) < 3 || $acquired[2] !== '0') {
+                $failed[$config]++;
+                continue;
+            }
+            $handoff[$config][] = ((float) $acquired[1] - (float) $released[1]) * 1000;
+            $close[$config][] = ((float) $released[2] - (float) $released[1]) * 1000;
+        }
+    }
+    $out = [];
+    foreach ($pairs as $config => [$holder, $waiter]) {
+        finish($holder);
+        finish($waiter);
+        $out[$config] = [
+            'p50_ms' => percentile($handoff[$config], 50),
+            'p99_ms' => percentile($handoff[$config], 99),
+            'close_p50_ms' => percentile($close[$config], 50),
+            'rounds' => count($handoff[$config]),
+            'failed' => $failed[$config],
+        ];
+        say(sprintf('   %-45s p50 %.3f ms  p99 %.3f ms  (%d rounds, %d failed)', $label($config), $out[$config]['p50_ms'], $out[$config]['p99_ms'], $out[$config]['rounds'], $failed[$config]));
+    }
+    return $out;
+}
+
 if (want(5)):
-pin(true);
-say("== 5/10 lock handoff ({$opt['handoff_rounds']} rounds each)");
-// One holder and one waiter process per configuration; each round hands over once in every
-// configuration, so a slow spell of the machine hits them all alike.
 // redis-floor is no handler: two processes hand a Redis list item over (RPUSH → BLPOP), so
 // the report can say how much of a handoff is the trip through Redis itself.
 $handoff_configs = ['files', 'rr-locked', 'phpredis-lock', 'phpredis-lock-wait', 'redis-floor'];
-$pairs = [];
-foreach ($handoff_configs as $config) {
-    $pairs[$config] = [php_worker('holder', $config), php_worker('waiter', $config)];
-}
-$handoff = array_fill_keys($handoff_configs, []);
-$close = array_fill_keys($handoff_configs, []);
-$failed = array_fill_keys($handoff_configs, 0);
-for ($round = 0; $round < $opt['handoff_rounds']; $round++) {
-    foreach ($pairs as $config => [$holder, $waiter]) {
-        $sid = rr_new_session_id('ho');
-        fwrite($holder[1], "lock $sid\n");
-        if (!str_starts_with((string) read_line($holder[2], 10), 'locked')) {
-            $failed[$config]++;
-            continue;
-        }
-        fwrite($waiter[1], "wait $sid\n");
-        read_line($waiter[2], 10); // "waiting": it is about to call session_start()
-        usleep(5000);              // … and is now blocked in it
-        fwrite($holder[1], "release\n");
-        $released = explode(' ', (string) read_line($holder[2], 10));
-        $acquired = explode(' ', (string) read_line($waiter[2], 40));
-        if (count($released) < 3 || count($acquired) < 3 || $acquired[2] !== '0') {
-            $failed[$config]++;
-            continue;
-        }
-        $handoff[$config][] = ((float) $acquired[1] - (float) $released[1]) * 1000;
-        $close[$config][] = ((float) $released[2] - (float) $released[1]) * 1000;
-    }
-}
-foreach ($pairs as $config => [$holder, $waiter]) {
-    finish($holder);
-    finish($waiter);
-    $R['handoff'][$config] = [
-        'p50_ms' => percentile($handoff[$config], 50),
-        'p99_ms' => percentile($handoff[$config], 99),
-        'close_p50_ms' => percentile($close[$config], 50),
-        'rounds' => count($handoff[$config]),
-        'failed' => $failed[$config],
-    ];
-    say(sprintf('   %-45s p50 %.3f ms  p99 %.3f ms  (%d rounds, %d failed)', $label($config), percentile($handoff[$config], 50), percentile($handoff[$config], 99), count($handoff[$config]), $failed[$config]));
+pin(true);
+say("== 5/10 lock handoff ({$opt['handoff_rounds']} rounds each)" . ($pin_cpu === null ? ', unpinned' : ", pinned to CPU $pin_cpu"));
+$R['handoff'] = handoff_rounds($handoff_configs, $opt['handoff_rounds'], $label);
+if ($pin_cpu !== null) {
+    say("== 5/10 lock handoff, unpinned ({$opt['handoff_rounds']} rounds each)");
+    pin(false);
+    $R['handoff_unpinned'] = handoff_rounds($handoff_configs, $opt['handoff_rounds'], $label);
+    pin(true);
 }
 
 // read_and_close readers while a writer holds the lock of the same session
