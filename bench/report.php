@@ -31,11 +31,11 @@ function serial_miss_why(array $serial, ?array $hr, ?array $hf): string
     }
     $gap = $hr['p50_ms'] - $hf['p50_ms'];
     return $why . sprintf(
-        '. At table 5\'s p50 gap of %s ms a handoff, 19 handoffs put rustredis %s ms behind files; it is %s / %s ms behind (increments / distinct keys). So this target is bound to the handoff target above (a lock kept in Redis cannot be handed over as fast as flock hands one over), and its verdict turns on a few milliseconds of run-to-run variation.',
+        '. At table 5\'s p50 gap of %s ms a handoff, 19 handoffs put rustredis %s ms behind files; it is %+.0f / %+.0f ms off files (increments / distinct keys; + is behind). So this target is bound to the handoff target above (a lock kept in Redis cannot be handed over as fast as flock hands one over), and its verdict turns on a few milliseconds of run-to-run variation.',
         fmt($gap, 3),
         fmt(19 * $gap, 1),
-        fmt($serial['rr-locked']['inc'] - $serial['files']['inc'], 0),
-        fmt($serial['rr-locked']['key'] - $serial['files']['key'], 0)
+        $serial['rr-locked']['inc'] - $serial['files']['inc'],
+        $serial['rr-locked']['key'] - $serial['files']['key']
     );
 }
 
