@@ -96,7 +96,11 @@ for file in php-tests/*.phpt; do
   [ "$RR_TOPOLOGIES" = all ] || [[ "$file" != php-tests/0[89]* ]] || continue
   phpt+=("$file")
 done
-run_phpt "${BESIDE_PHPT[@]}" >"$RR_TMP/phpt-beside.log" &
+# run-tests.php writes and deletes a scratch file beside itself (run-test-info.php) as it starts:
+# the run beside the others uses a copy of its own, so the two never share that file.
+mkdir -p "$RR_TMP/beside"
+cp "$RUN_TESTS" "$RR_TMP/beside/run-tests.php"
+RUN_TESTS=$RR_TMP/beside/run-tests.php run_phpt "${BESIDE_PHPT[@]}" >"$RR_TMP/phpt-beside.log" &
 beside=$!
 run_phpt "${phpt[@]}" | tee "$RR_TMP/phpt.log"
 wait "$beside"
