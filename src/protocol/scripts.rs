@@ -51,7 +51,9 @@ local function release(wake_ttl_ms, data)
       if until_ms and tonumber(until_ms) > now then
         redis.call('SET', LOCK, waiter, 'PX', lease_ms)
         if data == nil then data = redis.call('GET', DATA) end
-        redis.call('RPUSH', MINE, string.sub(waiter, 1, 32) .. (data and ('+' .. data) or '-'))
+        local secret = string.sub(waiter, 1, 32)
+        -- One concatenation: the session is copied once.
+        redis.call('RPUSH', MINE, data and (secret .. '+' .. data) or (secret .. '-'))
         redis.call('PEXPIRE', MINE, lease_ms)
         redis.call('HDEL', QUEUE_INFO, waiter)
         return
