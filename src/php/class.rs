@@ -15,7 +15,7 @@ use ext_php_rs::binary::Binary;
 use ext_php_rs::class::RegisteredClass;
 use ext_php_rs::ffi as zend;
 use ext_php_rs::prelude::*;
-use ext_php_rs::types::{ZendHashTable, Zval};
+use ext_php_rs::types::{ZendHashTable, ZendStr, Zval};
 use ext_php_rs::zend::ClassEntry;
 
 use super::{
@@ -283,7 +283,9 @@ impl PhpSessionHandler {
         let mut zval = Zval::new();
         match data {
             Some(data) => {
-                zval.set_binary(std::sync::Arc::unwrap_or_clone(data));
+                // One copy, straight into the engine's string (the Arc is shared with the
+                // snapshot the write compares against).
+                zval.set_zend_string(ZendStr::new(&*data, false));
             }
             None => zval.set_bool(false),
         }
