@@ -491,10 +491,19 @@ fn a_dead_waiter_is_skipped() {
             .unwrap(),
         Attempt::Done(Acquired::Locked(Some(b"n|i:4;".to_vec())))
     );
-    // The dead one's lock, had it been handed over, would expire with its lease; it was not.
-    assert_ne!(
-        lock_value(&mut conn, &k).as_deref(),
-        Some(dead.token.as_str().as_bytes())
+    // The holder's handoff list, on which the dead one blocked, was handed nothing for it: what
+    // it holds is the live waiter's (`<secret>+<data>`, the secret being the token's first 32
+    // bytes), left for its lease.
+    let handed: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg(&dead.blocked_on)
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .unwrap();
+    let secret = |token: &LockToken| token.as_str().as_bytes()[..32].to_vec();
+    assert_eq!(
+        handed,
+        vec![[secret(&alive.token), b"+n|i:4;".to_vec()].concat()]
     );
 }
 
@@ -618,8 +627,12 @@ fn max_waiters_turns_newcomers_away_but_not_those_already_waiting() {
         Attempt::Held(_)
     ));
     // Requests waiting for the lock to be free without taking it count too.
-    store.release(&mut conn, &holder).unwrap();
-    // (handed to `first`)
+    assert_eq!(store.release(&mut conn, &holder).unwrap(), Owned::Yes);
+    assert_eq!(
+        lock_value(&mut conn, &k).as_deref(),
+        Some(first.as_str().as_bytes()),
+        "handed to the first waiter"
+    );
     assert!(matches!(
         store
             .compare_and_set(&mut conn, b"", b"x", TTL, Waiter::New)
