@@ -98,11 +98,17 @@ function want(int $section): bool
     return $only === '' || ($section > 0 && in_array((string) $section, preg_split('/[\s,]+/', $only), true));
 }
 
+/** The CPU the latency sections pin to (BENCH_PIN_CPU, the last one by default), or null. */
+function pin_target(): ?string
+{
+    $cpu = getenv('BENCH_PIN_CPU') ?: (string) max(0, (int) shell_exec('nproc') - 1);
+    return ($cpu !== 'off' && (int) shell_exec('nproc') > 1) ? $cpu : null;
+}
+
 function pin(bool $on): void
 {
     global $pin_cpu, $pin_ports, $redis_port;
-    $cpu = getenv('BENCH_PIN_CPU') ?: (string) max(0, (int) shell_exec('nproc') - 1);
-    $pin_cpu = ($on && $cpu !== 'off' && (int) shell_exec('nproc') > 1) ? $cpu : null;
+    $pin_cpu = $on ? pin_target() : null;
     foreach ([$redis_port, ...$pin_ports] as $port) {
         $redis_pid = (int) (preg_match('/process_id:(\d+)/', redis_cli($port, 'INFO', 'server'), $m) ? $m[1] : 0);
         if ($redis_pid > 0) {
@@ -256,7 +262,8 @@ $configs['redis-floor'] = ['label' => 'floor: a plain RPUSH waking a BLPOP, no s
 $label = fn (string $config, string $pattern = '') => $configs[$config]['label'] . ($pattern === 'rac' ? ', read_and_close' : '');
 $R = [
     'ping_us' => [ping_us($redis_port)],
-    'pinned_cpu' => getenv('BENCH_PIN_CPU') ?: 'last',
+    // What pin(true) pins to ('off': nothing, by BENCH_PIN_CPU=off or on a single CPU).
+    'pinned_cpu' => pin_target() ?? 'off',
     'opt' => $opt,
     'labels' => array_map(fn ($c) => $c['label'], $configs),
     'phpredis_lock_defaults' => rr_phpredis_lock_settings(),
